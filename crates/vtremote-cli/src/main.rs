@@ -1,1 +1,531 @@
-fn main() {}
+//! `vtremote`: probe a helper, encode raw NV12/P010 files and decode Annex B files remotely.
+
+mod au;
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use vtremote_client::{
+    ClientConfig, ClientError, Codec, DecodeSession, DecoderParams, EncodeSession, EncoderParams,
+    InputFrame, InputPacket, PixelFormat, PlaneSource, Received, WireCompression,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vtremote",
+    version,
+    about = "Use another machine's hardware video codecs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CodecArg {
+    H264,
+    Hevc,
+}
+
+impl From<CodecArg> for Codec {
+    fn from(c: CodecArg) -> Codec {
+        match c {
+            CodecArg::H264 => Codec::H264,
+            CodecArg::Hevc => Codec::Hevc,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PixFmtArg {
+    Nv12,
+    P010,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    None,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Debug, clap::Args)]
+struct Conn {
+    /// Helper address, HOST:PORT.
+    #[arg(long)]
+    host: String,
+    /// Token the helper expects.
+    #[arg(long, default_value = "")]
+    token: String,
+    /// Timeout for connecting and for each wait, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+}
+
+impl Conn {
+    fn config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new(self.host.clone());
+        c.token = self.token.clone();
+        c.timeout = Duration::from_millis(self.timeout_ms);
+        c.client_name = "vtremote-cli".into();
+        c
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connect, handshake, and print what the helper offers.
+    Probe {
+        /// Helper address, HOST:PORT.
+        host: String,
+        #[arg(long, default_value = "")]
+        token: String,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+    },
+    /// Encode a raw NV12/P010 file into an Annex B file.
+    Encode {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum)]
+        codec: CodecArg,
+        /// Picture size, WxH.
+        #[arg(long, value_parser = parse_size)]
+        size: (u32, u32),
+        /// Frames per second (integer or N/D).
+        #[arg(long, value_parser = parse_rate)]
+        fps: (u32, u32),
+        #[arg(long = "pix-fmt", value_enum, default_value = "nv12")]
+        pix_fmt: PixFmtArg,
+        /// Target bitrate, e.g. 6M or 2500k.
+        #[arg(long, value_parser = parse_bitrate)]
+        bitrate: Option<u64>,
+        /// Keyframe interval in frames.
+        #[arg(long)]
+        gop: Option<u32>,
+        /// B-frames allowed between references.
+        #[arg(long)]
+        bframes: Option<u32>,
+        #[arg(long, value_enum, default_value = "zstd")]
+        compression: CompressionArg,
+        #[arg(short = 'i')]
+        input: PathBuf,
+        #[arg(short = 'o')]
+        output: PathBuf,
+    },
+    /// Decode an Annex B file into raw NV12 (8-bit) or P010 (10-bit) at the stream's size.
+    Decode {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum)]
+        codec: CodecArg,
+        #[arg(long, value_enum, default_value = "zstd")]
+        compression: CompressionArg,
+        #[arg(short = 'i')]
+        input: PathBuf,
+        #[arg(short = 'o')]
+        output: PathBuf,
+    },
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or("expected WxH, e.g. 1920x1080")?;
+    Ok((
+        w.parse().map_err(|_| format!("bad width {w:?}"))?,
+        h.parse().map_err(|_| format!("bad height {h:?}"))?,
+    ))
+}
+
+fn parse_rate(s: &str) -> Result<(u32, u32), String> {
+    let (n, d) = s.split_once('/').unwrap_or((s, "1"));
+    let n: u32 = n.parse().map_err(|_| format!("bad frame rate {s:?}"))?;
+    let d: u32 = d.parse().map_err(|_| format!("bad frame rate {s:?}"))?;
+    if n == 0 || d == 0 {
+        return Err(format!("frame rate {s:?} must be positive"));
+    }
+    Ok((n, d))
+}
+
+fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1_000.0),
+        Some((i, 'm' | 'M')) => (&s[..i], 1_000_000.0),
+        Some((i, 'g' | 'G')) => (&s[..i], 1_000_000_000.0),
+        _ => (s, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("bad bitrate {s:?} (e.g. 6M, 2500k)"))?;
+    if !(v > 0.0) {
+        return Err(format!("bitrate {s:?} must be positive"));
+    }
+    Ok((v * mult) as u64)
+}
+
+fn compression(c: CompressionArg) -> WireCompression {
+    match c {
+        CompressionArg::None => WireCompression::None,
+        CompressionArg::Lz4 => WireCompression::Lz4,
+        CompressionArg::Zstd => WireCompression::Zstd,
+    }
+}
+
+/// One status line, rewritten in place on a terminal and silent otherwise.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            started: now,
+            last: now - Duration::from_secs(1),
+        }
+    }
+    fn update(&mut self, what: &str, n: u64, sent: u64, received: u64) {
+        if !self.enabled || self.last.elapsed() < Duration::from_millis(250) {
+            return;
+        }
+        self.last = Instant::now();
+        let s = self.started.elapsed().as_secs_f64().max(1e-3);
+        eprint!(
+            "\r{what} {n} ({:.1} fps)  sent {:.1} Mb/s  received {:.1} Mb/s   ",
+            n as f64 / s,
+            sent as f64 * 8.0 / s / 1e6,
+            received as f64 * 8.0 / s / 1e6
+        );
+    }
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
+
+fn probe(host: String, token: String, timeout_ms: u64) -> Result<()> {
+    let mut c = ClientConfig::new(host);
+    c.token = token;
+    c.timeout = Duration::from_millis(timeout_ms);
+    c.client_name = "vtremote-cli".into();
+    let info = vtremote_client::probe(&c, Codec::H264)?;
+    let name = if info.name.is_empty() {
+        "(unnamed: an original vtremoted)"
+    } else {
+        &info.name
+    };
+    println!("server:   {name}");
+    println!("address:  {}", info.address);
+    println!(
+        "version:  {}",
+        if info.version.is_empty() {
+            "-"
+        } else {
+            &info.version
+        }
+    );
+    println!(
+        "sessions: {} in use of {}",
+        info.active_sessions, info.max_sessions
+    );
+    println!("codecs:   {} (encode and decode)", info.codecs.join(", "));
+    Ok(())
+}
+
+fn write_packet(out: &mut impl Write, extradata: &[u8], keyframe: bool, data: &[u8]) -> Result<()> {
+    // Raw Annex B has no container to carry parameter sets: repeat them at each keyframe so
+    // every keyframe is a valid starting point.
+    if keyframe && !extradata.is_empty() {
+        out.write_all(extradata)?;
+    }
+    out.write_all(data)?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode(
+    conn: Conn,
+    codec: Codec,
+    (width, height): (u32, u32),
+    fps: (u32, u32),
+    pix_fmt: PixelFormat,
+    bitrate: Option<u64>,
+    gop: Option<u32>,
+    bframes: Option<u32>,
+    wc: WireCompression,
+    input: PathBuf,
+    output: PathBuf,
+) -> Result<()> {
+    let mut config = conn.config();
+    config.wire_compression = wc;
+    let mut options = Vec::new();
+    if let Some(b) = bitrate {
+        options.push(("bitrate".to_string(), b.to_string()));
+    }
+    if let Some(g) = gop {
+        options.push(("gop".to_string(), g.to_string()));
+    }
+    if let Some(b) = bframes.filter(|b| *b > 0) {
+        options.push(("max_b_frames".to_string(), b.to_string()));
+    }
+    let params = EncoderParams {
+        codec,
+        width,
+        height,
+        pix_fmt,
+        time_base: (fps.1, fps.0),
+        framerate: fps,
+        options,
+    };
+    let geometry = vtremote_proto::FrameGeometry::new(width, height, pix_fmt)
+        .map_err(|e| anyhow::anyhow!("--size: {e}"))?;
+    let frame_bytes = geometry.tight_frame_bytes();
+    let mut reader = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let file_len = reader.metadata()?.len();
+    if file_len % frame_bytes as u64 != 0 {
+        eprintln!(
+            "warning: {} is {file_len} bytes, not a whole number of {width}x{height} {pix_fmt} frames ({frame_bytes} bytes); the tail is ignored",
+            input.display()
+        );
+    }
+    let mut session = EncodeSession::connect(&config, &params)?;
+    for w in session.warnings() {
+        eprintln!("helper warning: {w}");
+    }
+    let extradata = session.extradata_annexb().to_vec();
+    let mut out = BufWriter::new(
+        File::create(&output).with_context(|| format!("creating {}", output.display()))?,
+    );
+    let mut buf = vec![0u8; frame_bytes];
+    let luma = geometry.row_bytes(0) * geometry.plane_rows(0);
+    let mut progress = Progress::new();
+    let mut pts = 0i64;
+    let mut packets = 0u64;
+    loop {
+        match reader.read_exact(&mut buf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e).context("reading input"),
+        }
+        let frame = InputFrame {
+            pts,
+            duration: 1,
+            force_keyframe: false,
+            planes: [
+                PlaneSource {
+                    data: &buf[..luma],
+                    stride: geometry.row_bytes(0),
+                    row_bytes: geometry.row_bytes(0),
+                    rows: geometry.plane_rows(0),
+                },
+                PlaneSource {
+                    data: &buf[luma..],
+                    stride: geometry.row_bytes(1),
+                    row_bytes: geometry.row_bytes(1),
+                    rows: geometry.plane_rows(1),
+                },
+            ],
+            side_data: Vec::new(),
+        };
+        loop {
+            match session.send_frame(&frame) {
+                Ok(()) => break,
+                Err(ClientError::WouldBlock) => {
+                    if let Received::Item(p) = session.receive_packet()? {
+                        write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
+                        packets += 1;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        pts += 1;
+        while let Received::Item(p) = session.receive_packet()? {
+            write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
+            packets += 1;
+        }
+        let st = session.stats();
+        progress.update("frames", pts as u64, st.bytes_sent, st.bytes_received);
+    }
+    session.send_eof()?;
+    loop {
+        match session.receive_packet()? {
+            Received::Item(p) => {
+                write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
+                packets += 1;
+            }
+            Received::Eof => break,
+            Received::Again => {}
+        }
+    }
+    out.flush()?;
+    progress.finish();
+    let st = session.stats();
+    eprintln!("encoded {pts} frames into {packets} packets: {st}");
+    if packets != pts as u64 {
+        bail!("helper returned {packets} packets for {pts} frames");
+    }
+    Ok(())
+}
+
+fn parameter_sets(codec: Codec, au_bytes: &[u8]) -> Vec<u8> {
+    au::parameter_sets(codec, au_bytes)
+}
+
+fn decode(
+    conn: Conn,
+    codec: Codec,
+    wc: WireCompression,
+    input: PathBuf,
+    output: PathBuf,
+) -> Result<()> {
+    let data = std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+    let units = au::split_access_units(codec, &data);
+    if units.is_empty() {
+        bail!(
+            "{} holds no {codec} NAL units (is it Annex B?)",
+            input.display()
+        );
+    }
+    let media_codec = match codec {
+        Codec::H264 => vtremote_media::Codec::H264,
+        Codec::Hevc => vtremote_media::Codec::Hevc,
+    };
+    let info = vtremote_media::sps::stream_info_from_annexb(media_codec, &data)
+        .with_context(|| format!("{}: no usable {codec} SPS", input.display()))?;
+    let pix_fmt = if info.bit_depth_luma > 8 {
+        PixelFormat::P010
+    } else {
+        PixelFormat::Nv12
+    };
+    let mut config = conn.config();
+    config.wire_compression = wc;
+    let params = DecoderParams {
+        codec,
+        width: info.width,
+        height: info.height,
+        pix_fmt,
+        time_base: (1, 90_000),
+        extradata: parameter_sets(codec, &units[0]),
+        options: Vec::new(),
+    };
+    let mut session = DecodeSession::connect(&config, &params)?;
+    let mut out = BufWriter::new(
+        File::create(&output).with_context(|| format!("creating {}", output.display()))?,
+    );
+    let mut progress = Progress::new();
+    let mut frames = 0u64;
+    let mut write_frame = |f: vtremote_client::OutputFrame| -> Result<()> {
+        out.write_all(&f.planes[0])?;
+        out.write_all(&f.planes[1])?;
+        Ok(())
+    };
+    for (n, unit) in units.iter().enumerate() {
+        let packet = InputPacket {
+            pts: n as i64,
+            dts: n as i64,
+            duration: 1,
+            keyframe: au::is_keyframe(codec, unit),
+            data: unit,
+        };
+        loop {
+            match session.send_packet(&packet) {
+                Ok(()) => break,
+                Err(ClientError::WouldBlock) => {
+                    if let Received::Item(f) = session.receive_frame()? {
+                        write_frame(f)?;
+                        frames += 1;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        while let Received::Item(f) = session.receive_frame()? {
+            write_frame(f)?;
+            frames += 1;
+        }
+        let st = session.stats();
+        progress.update("frames", frames, st.bytes_sent, st.bytes_received);
+    }
+    session.send_eof()?;
+    loop {
+        match session.receive_frame()? {
+            Received::Item(f) => {
+                write_frame(f)?;
+                frames += 1;
+            }
+            Received::Eof => break,
+            Received::Again => {}
+        }
+    }
+    drop(write_frame);
+    out.flush()?;
+    progress.finish();
+    eprintln!(
+        "decoded {} packets into {frames} frames of {}x{} {pix_fmt}: {}",
+        units.len(),
+        info.width,
+        info.height,
+        session.stats()
+    );
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe {
+            host,
+            token,
+            timeout_ms,
+        } => probe(host, token, timeout_ms),
+        Command::Encode {
+            conn,
+            codec,
+            size,
+            fps,
+            pix_fmt,
+            bitrate,
+            gop,
+            bframes,
+            compression: c,
+            input,
+            output,
+        } => encode(
+            conn,
+            codec.into(),
+            size,
+            fps,
+            match pix_fmt {
+                PixFmtArg::Nv12 => PixelFormat::Nv12,
+                PixFmtArg::P010 => PixelFormat::P010,
+            },
+            bitrate,
+            gop,
+            bframes,
+            compression(c),
+            input,
+            output,
+        ),
+        Command::Decode {
+            conn,
+            codec,
+            compression: c,
+            input,
+            output,
+        } => decode(conn, codec.into(), compression(c), input, output),
+    };
+    if let Err(e) = result {
+        eprintln!("vtremote: {e:#}");
+        std::process::exit(1);
+    }
+}

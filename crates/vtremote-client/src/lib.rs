@@ -1,1 +1,43 @@
-//! placeholder
+//! Client sessions for a vtremote helper.
+//!
+//! One [`EncodeSession`] or [`DecodeSession`] is one TCP connection to `vtremoted` (or the
+//! original Swift daemon: only plain v1 is spoken unless the server is ours). The caller's
+//! thread only copies planes into a wire buffer; compression and socket writes happen on a
+//! writer thread and reads on a reader thread, so a full in-flight window of frames is on
+//! the wire while the helper encodes.
+//!
+//! The API maps onto FFmpeg's send/receive model: `send_*` returns
+//! [`ClientError::WouldBlock`] when the window is full (call `receive_*`), and `receive_*`
+//! returns [`Received::Again`] when nothing is ready yet (call `send_*`).
+
+mod config;
+mod connection;
+mod decode;
+mod encode;
+mod error;
+mod stats;
+
+#[cfg(feature = "capi")]
+pub mod capi;
+
+pub use config::{ClientConfig, DecoderParams, EncoderParams, ServerInfo, DEFAULT_INFLIGHT, DEFAULT_PORT};
+pub use decode::{DecodeSession, InputPacket, OutputFrame};
+pub use encode::{EncodeSession, InputFrame, OutputPacket};
+pub use error::ClientError;
+pub use stats::SessionStats;
+pub use vtremote_proto::{Codec, PixelFormat, PlaneSource, SideData, WireCompression};
+
+/// Result of a non-blocking receive.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received<T> {
+    Item(T),
+    /// Nothing ready: send more input first.
+    Again,
+    /// The server finished the stream (DONE).
+    Eof,
+}
+
+/// Probes a helper: connect, HELLO, read HELLO_ACK, close without configuring.
+pub fn probe(config: &ClientConfig, codec: Codec) -> Result<ServerInfo, ClientError> {
+    connection::probe(config, codec)
+}

@@ -4,7 +4,7 @@ use crate::header::MessageType;
 ///
 /// Each variant names the field or message so a log line tells the user what was wrong
 /// without a packet capture.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ProtoError {
     #[error("bad magic 0x{0:08x} (expected 0x56545231 \"VTR1\"): not a vtremote peer")]
     BadMagic(u32),

@@ -1,0 +1,67 @@
+# vtremote — user entry points. `make demo` and `make test` work on a fresh Debian 12 box.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   := build
+BIN     := $(BUILD)/bin
+CARGO   ?= cargo
+# FFmpeg used for `make build` (full configure for users) and for tests (minimal, fast).
+FFMPEG_BUILD_FLAGS ?=
+FFMPEG_TEST_FLAGS  ?= --minimal
+
+.PHONY: all build rust ffmpeg ffmpeg-test test lint unit e2e demo bench install clean bootstrap
+
+all: build
+
+bootstrap:
+	./scripts/bootstrap
+
+rust: bootstrap
+	$(CARGO) build --release --workspace --locked
+	$(CARGO) build --release -p vtremote-client --features capi --locked
+	mkdir -p $(BIN)
+	cp target/release/vtremoted target/release/vtremote $(BIN)/
+
+ffmpeg: rust
+	./ffmpeg/build.sh $(FFMPEG_BUILD_FLAGS)
+
+ffmpeg-test: rust
+	./ffmpeg/build.sh $(FFMPEG_TEST_FLAGS)
+
+build: rust ffmpeg
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p vtremoted --features vt-typecheck --all-targets --locked -- -D warnings
+	$(CARGO) check -p vtremoted --features vt-typecheck --locked
+	./scripts/vt-ffi-crosscheck
+
+unit:
+	$(CARGO) test --workspace --release --locked
+
+e2e: ffmpeg-test
+	./tests/ffmpeg/run.sh $(BIN)
+
+test: rust lint unit e2e
+	@echo "make test: all checks passed"
+
+demo: rust ffmpeg-test
+	./scripts/demo $(BIN)
+
+bench: rust
+	./scripts/bench $(BIN)
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BIN)/vtremoted $(BIN)/vtremote $(DESTDIR)$(PREFIX)/bin/
+	for b in ffmpeg ffprobe; do [ -x $(BIN)/$$b ] && install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/ || true; done
+	install -m 0644 include/vtremote.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 target/release/libvtremote.a $(DESTDIR)$(PREFIX)/lib/
+	[ -f target/release/libvtremote.so ] && install -m 0755 target/release/libvtremote.so $(DESTDIR)$(PREFIX)/lib/ || true
+	[ -f target/release/libvtremote.dylib ] && install -m 0755 target/release/libvtremote.dylib $(DESTDIR)$(PREFIX)/lib/ || true
+	sed -e 's|@PREFIX@|$(PREFIX)|g' crates/vtremote-client/vtremote.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtremote.pc
+	@if [ "$$(uname -s)" = Darwin ] && [ -x dist/macos/install.sh ]; then dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD) ffmpeg/work

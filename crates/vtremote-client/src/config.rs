@@ -1,0 +1,83 @@
+use std::time::Duration;
+use vtremote_proto::{Codec, PixelFormat, WireCompression};
+
+pub const DEFAULT_PORT: u16 = 5555;
+/// The original client's default window (`vt_remote_inflight`).
+pub const DEFAULT_INFLIGHT: u32 = 16;
+/// The original client's default (`vt_remote_timeout_ms`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+/// How to reach a helper and how to talk to it; shared by encode and decode sessions.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `host:port`, `host` (port 5555), or `[v6addr]:port`.
+    pub host: String,
+    pub token: String,
+    /// Bounds connect, every blocking read and every write.
+    pub timeout: Duration,
+    pub client_name: String,
+    pub client_build: String,
+    pub wire_compression: WireCompression,
+    /// Frames (encode) or packets (decode) on the wire before the caller must receive.
+    pub inflight: u32,
+}
+
+impl ClientConfig {
+    pub fn new(host: impl Into<String>) -> Self {
+        ClientConfig {
+            host: host.into(),
+            token: String::new(),
+            timeout: DEFAULT_TIMEOUT,
+            client_name: "vtremote-client".into(),
+            client_build: env!("CARGO_PKG_VERSION").into(),
+            // Same default as the original client's AVOption.
+            wire_compression: WireCompression::Zstd,
+            inflight: DEFAULT_INFLIGHT,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderParams {
+    pub codec: Codec,
+    pub width: u32,
+    pub height: u32,
+    pub pix_fmt: PixelFormat,
+    pub time_base: (u32, u32),
+    pub framerate: (u32, u32),
+    /// CONFIGURE options (spec §6.1 keys) other than `mode` and `wire_compression`, which
+    /// the session writes itself.
+    pub options: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecoderParams {
+    pub codec: Codec,
+    pub width: u32,
+    pub height: u32,
+    /// Output format wanted.
+    pub pix_fmt: PixelFormat,
+    pub time_base: (u32, u32),
+    /// Container extradata (avcC/hvcC or Annex B parameter sets), sent as-is.
+    pub extradata: Vec<u8>,
+    pub options: Vec<(String, String)>,
+}
+
+/// What HELLO_ACK said about the helper.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerInfo {
+    /// The resolved address actually connected to.
+    pub address: String,
+    pub name: String,
+    pub version: String,
+    pub codecs: Vec<String>,
+    pub max_sessions: u16,
+    pub active_sessions: u16,
+}
+
+impl ServerInfo {
+    /// Our daemon fills HELLO_ACK's strings; the original sends them empty.
+    pub fn is_vtremoted_rs(&self) -> bool {
+        self.name.starts_with("vtremoted")
+    }
+}

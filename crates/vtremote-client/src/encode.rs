@@ -1,0 +1,420 @@
+//! Remote encoding: raw NV12/P010 pictures out, Annex B packets back.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+use std::time::Instant;
+
+use vtremote_proto::{
+    encode_frame, Configure, FrameGeometry, Frame, PixelFormat, PlaneCompressor, PlaneSource,
+    ProtoError, SideData, WireCompression,
+};
+
+use crate::config::{ClientConfig, EncoderParams, ServerInfo};
+use crate::connection::{Incoming, Outgoing, Pipeline};
+use crate::error::{clone_error, ClientError};
+use crate::stats::{SessionStats, Timings};
+use crate::Received;
+
+/// A picture to encode. Planes are borrowed only for the duration of `send_frame`.
+#[derive(Debug, Clone)]
+pub struct InputFrame<'a> {
+    pub pts: i64,
+    pub duration: i64,
+    pub force_keyframe: bool,
+    pub planes: [PlaneSource<'a>; 2],
+    pub side_data: Vec<SideData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputPacket {
+    pub pts: i64,
+    pub dts: i64,
+    pub duration: i64,
+    pub keyframe: bool,
+    /// Annex B.
+    pub data: Vec<u8>,
+}
+
+/// A frame copied off the caller's buffers, waiting for the writer thread.
+pub(crate) struct PendingFrame {
+    /// Either a complete FRAME message (no compression) or the tightly packed planes.
+    buf: Vec<u8>,
+    complete: bool,
+    pts: i64,
+    duration: i64,
+    flags: u32,
+    plane_sizes: [(usize, usize); 2],
+    side_data: Vec<SideData>,
+}
+
+impl PendingFrame {
+    /// The bytes to write: compresses on the writer thread when needed.
+    pub(crate) fn wire<'a>(
+        &'a self,
+        wire: &'a mut Vec<u8>,
+        compressor: &mut PlaneCompressor,
+        scratch: &mut Vec<u8>,
+    ) -> Result<&'a [u8], ProtoError> {
+        if self.complete {
+            return Ok(&self.buf);
+        }
+        let (rb0, r0) = self.plane_sizes[0];
+        let (rb1, r1) = self.plane_sizes[1];
+        let split = rb0 * r0;
+        let planes = [
+            PlaneSource {
+                data: &self.buf[..split],
+                stride: rb0,
+                row_bytes: rb0,
+                rows: r0,
+            },
+            PlaneSource {
+                data: &self.buf[split..],
+                stride: rb1,
+                row_bytes: rb1,
+                rows: r1,
+            },
+        ];
+        wire.clear();
+        encode_frame(
+            wire,
+            self.pts,
+            self.duration,
+            self.flags,
+            &planes,
+            &self.side_data,
+            compressor,
+            scratch,
+        )?;
+        Ok(wire)
+    }
+
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+pub struct EncodeSession {
+    pipe: Pipeline<()>,
+    geometry: FrameGeometry,
+    compression: WireCompression,
+    extradata_annexb: Vec<u8>,
+    window: u32,
+    in_flight: u32,
+    frames_sent: u64,
+    packets_received: u64,
+    eof_sent: bool,
+    done: bool,
+    failed: Option<ClientError>,
+    timings: Timings,
+    /// Used only when no compression is negotiated: the caller's thread builds the message.
+    direct: PlaneCompressor,
+}
+
+impl EncodeSession {
+    pub fn connect(config: &ClientConfig, params: &EncoderParams) -> Result<Self, ClientError> {
+        let geometry = FrameGeometry::new(params.width, params.height, params.pix_fmt)
+            .map_err(ClientError::InvalidArgument)?;
+        if params.codec == vtremote_proto::Codec::H264 && params.pix_fmt == PixelFormat::P010 {
+            return Err(ClientError::InvalidArgument(
+                "H.264 encoding takes nv12 only; use hevc for 10-bit p010".into(),
+            ));
+        }
+        let mut options = vec![("mode".to_string(), "encode".to_string())];
+        // The original client omits the key for "none"; so do we, so an old server sees
+        // exactly what it expects.
+        if config.wire_compression != WireCompression::None {
+            options.push((
+                "wire_compression".into(),
+                config.wire_compression.code().to_string(),
+            ));
+        }
+        options.extend(
+            params
+                .options
+                .iter()
+                .filter(|(k, _)| k != "mode" && k != "wire_compression")
+                .cloned(),
+        );
+        options.push((
+            vtremote_proto::options::EXT_INFLIGHT.into(),
+            config.inflight.max(1).to_string(),
+        ));
+        let configure = Configure {
+            width: params.width,
+            height: params.height,
+            pix_fmt: params.pix_fmt.wire_code(),
+            time_base: params.time_base,
+            framerate: params.framerate,
+            options,
+            extradata: Vec::new(),
+        };
+        let host = config.host.clone();
+        let pipe: Pipeline<()> = Pipeline::open(
+            config,
+            params.codec,
+            configure,
+            geometry,
+            Box::new(move |_f: Frame| {
+                Err(ClientError::Unexpected {
+                    host: host.clone(),
+                    got: "FRAME".into(),
+                    expected: "PACKET (this is an encode session)",
+                })
+            }),
+        )?;
+        let extradata_annexb = if pipe.ack.extradata.is_empty() {
+            Vec::new()
+        } else {
+            let codec = match params.codec {
+                vtremote_proto::Codec::H264 => vtremote_media::Codec::H264,
+                vtremote_proto::Codec::Hevc => vtremote_media::Codec::Hevc,
+            };
+            vtremote_media::extradata::to_annexb(codec, &pipe.ack.extradata).map_err(|e| {
+                ClientError::InvalidArgument(format!(
+                    "{}: CONFIGURE_ACK extradata ({} bytes) is not a valid {} configuration record: {e}",
+                    config.host,
+                    pipe.ack.extradata.len(),
+                    params.codec
+                ))
+            })?
+        };
+        Ok(EncodeSession {
+            pipe,
+            geometry,
+            compression: config.wire_compression,
+            extradata_annexb,
+            window: config.inflight.max(1),
+            in_flight: 0,
+            frames_sent: 0,
+            packets_received: 0,
+            eof_sent: false,
+            done: false,
+            failed: None,
+            timings: Timings::new(),
+            direct: PlaneCompressor::new(WireCompression::None).expect("no-op compressor"),
+        })
+    }
+
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.pipe.info
+    }
+
+    /// Options the helper accepted but could not follow.
+    pub fn warnings(&self) -> &[String] {
+        &self.pipe.ack.warnings
+    }
+
+    /// Parameter sets as Annex B (what FFmpeg keeps in `extradata`).
+    pub fn extradata_annexb(&self) -> &[u8] {
+        &self.extradata_annexb
+    }
+
+    /// Parameter sets as the helper sent them (avcC/hvcC record).
+    pub fn extradata_record(&self) -> &[u8] {
+        &self.pipe.ack.extradata
+    }
+
+    pub fn can_send(&self) -> bool {
+        !self.eof_sent && self.failed.is_none() && self.in_flight < self.window
+    }
+
+    /// Queues one picture. `Err(WouldBlock)` when the window is full: receive first.
+    pub fn send_frame(&mut self, frame: &InputFrame<'_>) -> Result<(), ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(clone_error(e));
+        }
+        if self.eof_sent {
+            return Err(ClientError::InvalidArgument(
+                "send_frame after end of stream".into(),
+            ));
+        }
+        if self.in_flight >= self.window {
+            return Err(ClientError::WouldBlock);
+        }
+        let t0 = Instant::now();
+        for (i, p) in frame.planes.iter().enumerate() {
+            let want = self.geometry.row_bytes(i);
+            let rows = self.geometry.plane_rows(i);
+            if p.row_bytes != want || p.rows > rows || p.rows + usize::from(i != 0) < rows {
+                return Err(ClientError::InvalidArgument(format!(
+                    "plane {i}: {} rows of {} bytes, but {}x{} {} needs {rows} rows of {want} bytes",
+                    p.rows,
+                    p.row_bytes,
+                    self.geometry.width,
+                    self.geometry.height,
+                    self.geometry.pix_fmt
+                )));
+            }
+        }
+        let flags = if frame.force_keyframe {
+            Frame::FLAG_FORCE_KEYFRAME
+        } else {
+            0
+        };
+        let mut buf = self.pipe.recycled.try_recv().unwrap_or_default();
+        buf.clear();
+        let pending = if self.compression == WireCompression::None {
+            encode_frame(
+                &mut buf,
+                frame.pts,
+                frame.duration,
+                flags,
+                &frame.planes,
+                &frame.side_data,
+                &mut self.direct,
+                &mut Vec::new(),
+            )
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+            PendingFrame {
+                buf,
+                complete: true,
+                pts: frame.pts,
+                duration: frame.duration,
+                flags,
+                plane_sizes: [(0, 0); 2],
+                side_data: Vec::new(),
+            }
+        } else {
+            let mut sizes = [(0, 0); 2];
+            for (i, p) in frame.planes.iter().enumerate() {
+                let needed = if p.rows == 0 {
+                    0
+                } else {
+                    p.stride * (p.rows - 1) + p.row_bytes
+                };
+                if p.data.len() < needed || p.stride < p.row_bytes {
+                    return Err(ClientError::InvalidArgument(format!(
+                        "plane {i}: {} bytes with stride {} cannot hold {} rows of {} bytes",
+                        p.data.len(),
+                        p.stride,
+                        p.rows,
+                        p.row_bytes
+                    )));
+                }
+                for row in 0..p.rows {
+                    let s = row * p.stride;
+                    buf.extend_from_slice(&p.data[s..s + p.row_bytes]);
+                }
+                sizes[i] = (p.row_bytes, p.rows);
+            }
+            PendingFrame {
+                buf,
+                complete: false,
+                pts: frame.pts,
+                duration: frame.duration,
+                flags,
+                plane_sizes: sizes,
+                side_data: frame.side_data.clone(),
+            }
+        };
+        self.pipe.send(Outgoing::Frame(pending)).inspect_err(|_| {
+            self.failed = Some(ClientError::Closed {
+                host: self.pipe.host.clone(),
+                what: "while sending a frame",
+            });
+        })?;
+        self.in_flight += 1;
+        self.frames_sent += 1;
+        self.timings.max_inflight = self.timings.max_inflight.max(self.in_flight);
+        self.timings.send_total += t0.elapsed();
+        self.timings.sends += 1;
+        Ok(())
+    }
+
+    /// Ends the input: the helper drains its encoder and answers DONE. Idempotent.
+    pub fn send_eof(&mut self) -> Result<(), ClientError> {
+        if self.eof_sent {
+            return Ok(());
+        }
+        if let Some(e) = &self.failed {
+            return Err(clone_error(e));
+        }
+        self.pipe.finish_input()?;
+        self.eof_sent = true;
+        Ok(())
+    }
+
+    /// Next encoded packet. Blocks (up to the timeout) only when the window is full or the
+    /// input has ended; otherwise returns `Again` when nothing is ready.
+    pub fn receive_packet(&mut self) -> Result<Received<OutputPacket>, ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(clone_error(e));
+        }
+        if self.done {
+            return Ok(Received::Eof);
+        }
+        let block = self.eof_sent || self.in_flight >= self.window;
+        let item = if block {
+            let t0 = Instant::now();
+            let r = self.pipe.rx.recv_timeout(self.pipe.timeout);
+            self.timings.wait_total += t0.elapsed();
+            self.timings.waits += 1;
+            match r {
+                Ok(item) => item,
+                Err(RecvTimeoutError::Timeout) => {
+                    let e = ClientError::Timeout {
+                        host: self.pipe.host.clone(),
+                        ms: self.pipe.timeout.as_millis(),
+                        what: if self.eof_sent {
+                            "waiting for the encoder to drain"
+                        } else {
+                            "waiting for an encoded packet"
+                        },
+                    };
+                    self.failed = Some(clone_error(&e));
+                    return Err(e);
+                }
+                Err(RecvTimeoutError::Disconnected) => Incoming::Failed(ClientError::Closed {
+                    host: self.pipe.host.clone(),
+                    what: "while encoding",
+                }),
+            }
+        } else {
+            match self.pipe.rx.try_recv() {
+                Ok(item) => item,
+                Err(TryRecvError::Empty) => return Ok(Received::Again),
+                Err(TryRecvError::Disconnected) => Incoming::Failed(ClientError::Closed {
+                    host: self.pipe.host.clone(),
+                    what: "while encoding",
+                }),
+            }
+        };
+        match item {
+            Incoming::Packet(p) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.packets_received += 1;
+                let keyframe = p.is_keyframe();
+                Ok(Received::Item(OutputPacket {
+                    pts: p.pts,
+                    dts: p.dts,
+                    duration: p.duration,
+                    keyframe,
+                    data: p.data,
+                }))
+            }
+            Incoming::Frame(()) => Ok(Received::Again),
+            Incoming::Done => {
+                self.done = true;
+                Ok(Received::Eof)
+            }
+            Incoming::Failed(e) => {
+                self.failed = Some(clone_error(&e));
+                Err(e)
+            }
+        }
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            frames: self.frames_sent,
+            packets: self.packets_received,
+            bytes_sent: self.pipe.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: self.pipe.bytes_received.load(Ordering::Relaxed),
+            max_inflight: self.timings.max_inflight,
+            elapsed: self.timings.started.elapsed(),
+            mean_send: self.timings.mean_send(),
+            mean_wait: self.timings.mean_wait(),
+        }
+    }
+}

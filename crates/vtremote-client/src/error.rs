@@ -1,0 +1,134 @@
+use vtremote_proto::{ErrorMsg, ProtoError};
+
+/// Every failure names the helper it happened with and, where it helps, what was in flight.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{host}: cannot resolve host name: {source}")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("{host}: connection refused (is vtremoted running and listening on that port?)")]
+    Refused { host: String },
+    #[error("{host}: cannot connect: {source}")]
+    Connect {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("{host}: timed out after {ms} ms {what}")]
+    Timeout {
+        host: String,
+        ms: u128,
+        what: &'static str,
+    },
+    #[error("{host}: authentication failed (wrong or missing token)")]
+    AuthFailed { host: String },
+    #[error("{host}: server busy ({active} of {max} sessions in use)")]
+    Busy { host: String, active: u16, max: u16 },
+    #[error("{host}: {error}")]
+    Server { host: String, error: ErrorMsg },
+    #[error("{host}: {what}: {source}")]
+    Protocol {
+        host: String,
+        what: String,
+        source: ProtoError,
+    },
+    #[error("{host}: unexpected {got} while waiting for {expected}: not a vtremote server, or an incompatible one")]
+    Unexpected {
+        host: String,
+        got: String,
+        expected: &'static str,
+    },
+    #[error("{host}: I/O error {what}: {source}")]
+    Io {
+        host: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{host}: connection closed by the server {what}")]
+    Closed { host: String, what: &'static str },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The in-flight window is full: receive before sending more.
+    #[error("in-flight window full; receive before sending more")]
+    WouldBlock,
+}
+
+impl ClientError {
+    pub(crate) fn io(host: &str, what: &'static str, source: std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match source.kind() {
+            WouldBlock | TimedOut => ClientError::Timeout {
+                host: host.into(),
+                ms: 0,
+                what,
+            },
+            UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
+                ClientError::Closed {
+                    host: host.into(),
+                    what,
+                }
+            }
+            _ => ClientError::Io {
+                host: host.into(),
+                what,
+                source,
+            },
+        }
+    }
+}
+
+/// A clonable summary of a reader/writer thread failure, handed to the caller's thread.
+pub(crate) fn clone_error(e: &ClientError) -> ClientError {
+    match e {
+        ClientError::Resolve { host, source } => ClientError::Resolve {
+            host: host.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        ClientError::Refused { host } => ClientError::Refused { host: host.clone() },
+        ClientError::Connect { host, source } => ClientError::Connect {
+            host: host.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        ClientError::Timeout { host, ms, what } => ClientError::Timeout {
+            host: host.clone(),
+            ms: *ms,
+            what,
+        },
+        ClientError::AuthFailed { host } => ClientError::AuthFailed { host: host.clone() },
+        ClientError::Busy { host, active, max } => ClientError::Busy {
+            host: host.clone(),
+            active: *active,
+            max: *max,
+        },
+        ClientError::Server { host, error } => ClientError::Server {
+            host: host.clone(),
+            error: error.clone(),
+        },
+        ClientError::Protocol { host, what, source } => ClientError::Protocol {
+            host: host.clone(),
+            what: what.clone(),
+            source: source.clone(),
+        },
+        ClientError::Unexpected {
+            host,
+            got,
+            expected,
+        } => ClientError::Unexpected {
+            host: host.clone(),
+            got: got.clone(),
+            expected,
+        },
+        ClientError::Io { host, what, source } => ClientError::Io {
+            host: host.clone(),
+            what,
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        ClientError::Closed { host, what } => ClientError::Closed {
+            host: host.clone(),
+            what,
+        },
+        ClientError::InvalidArgument(s) => ClientError::InvalidArgument(s.clone()),
+        ClientError::WouldBlock => ClientError::WouldBlock,
+    }
+}

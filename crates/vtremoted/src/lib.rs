@@ -1,0 +1,12 @@
+//! vtremoted: serves VTRemote v1 encode/decode sessions through a codec backend.
+//!
+//! The library half exists so integration tests can start a real server in-process; the
+//! binary (`main.rs`) only parses flags and picks a backend.
+
+pub mod auth;
+pub mod backend;
+pub mod server;
+pub mod session;
+pub mod slots;
+pub mod stats;
+pub mod wire;

@@ -1,0 +1,180 @@
+//! `vtremoted` command line.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use tracing::info;
+use vtremote_proto::Codec;
+use vtremoted::backend::Backend;
+use vtremoted::server::{wake, Server, ServerConfig};
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum BackendChoice {
+    Auto,
+    Videotoolbox,
+    Libavcodec,
+}
+
+/// Serve remote H.264/HEVC encode and decode over VTRemote v1.
+#[derive(Debug, Parser)]
+#[command(name = "vtremoted", version)]
+struct Args {
+    /// Address to listen on (IPv4, [IPv6] or host name, with port).
+    #[arg(long, default_value = "0.0.0.0:5555")]
+    listen: String,
+    /// Shared secret clients must present. Prefer --token-file: argv is visible to other users.
+    #[arg(long)]
+    token: Option<String>,
+    /// File whose first line is the token.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<std::path::PathBuf>,
+    /// Most sessions served at once; further clients are told "busy".
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    max_sessions: u16,
+    /// 0 = errors, 1 = info (session summaries), 2 = debug, 3 = trace.
+    #[arg(long, default_value = "1", value_parser = parse_log_level)]
+    log_level: u8,
+    /// Codec backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// libavcodec encoder per codec, e.g. --encoder h264=h264_nvenc --encoder hevc=libx265.
+    #[arg(long = "encoder", value_name = "CODEC=NAME", value_parser = parse_encoder)]
+    encoders: Vec<(Codec, String)>,
+    /// Drop a client that sends nothing for this long (milliseconds).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
+    idle_timeout_ms: u64,
+    /// Serve one connection, then exit.
+    #[arg(long)]
+    once: bool,
+    /// Print which encoders and decoders this machine can use, then exit.
+    #[arg(long)]
+    list_codecs: bool,
+}
+
+fn parse_log_level(s: &str) -> Result<u8, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "0" | "error" => Ok(0),
+        "1" | "info" => Ok(1),
+        "2" | "debug" => Ok(2),
+        "3" | "trace" => Ok(3),
+        _ => Err(format!(
+            "{s:?} is not a log level (0..3 or error/info/debug/trace)"
+        )),
+    }
+}
+
+fn parse_encoder(s: &str) -> Result<(Codec, String), String> {
+    let (c, name) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected CODEC=NAME, e.g. h264=h264_nvenc"))?;
+    let codec = Codec::from_wire_name(c).ok_or_else(|| format!("{c:?} is not h264 or hevc"))?;
+    if name.is_empty() {
+        return Err(format!("{s:?}: empty encoder name"));
+    }
+    Ok((codec, name.to_string()))
+}
+
+fn make_backend(args: &Args) -> Result<Arc<dyn Backend>> {
+    let want_vt = match args.backend {
+        BackendChoice::Videotoolbox => true,
+        BackendChoice::Libavcodec => false,
+        BackendChoice::Auto => cfg!(target_os = "macos"),
+    };
+    if want_vt {
+        #[cfg(target_os = "macos")]
+        {
+            let vt = vtremoted::backend::videotoolbox::VideoToolboxBackend::new()
+                .context("starting the VideoToolbox backend")?;
+            return Ok(Arc::new(vt));
+        }
+        #[cfg(not(target_os = "macos"))]
+        bail!("the VideoToolbox backend exists only on macOS; use --backend libavcodec");
+    }
+    #[cfg(feature = "lavc")]
+    {
+        let lavc = vtremoted::backend::lavc::LavcBackend::new(&args.encoders)
+            .context("starting the libavcodec backend")?;
+        Ok(Arc::new(lavc))
+    }
+    #[cfg(not(feature = "lavc"))]
+    bail!("this vtremoted was built without the libavcodec backend")
+}
+
+fn read_token(args: &Args) -> Result<Option<Vec<u8>>> {
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading token file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        (None, None) => String::new(),
+    };
+    // An empty token disables authentication, as in the original daemon.
+    Ok((!token.is_empty()).then(|| token.into_bytes()))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let level = ["error", "info", "debug", "trace"][args.log_level as usize];
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VTREMOTED_LOG")
+                .unwrap_or_else(|_| level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let backend = make_backend(&args)?;
+    if args.list_codecs {
+        for c in backend.capabilities() {
+            println!(
+                "{:5} encode: {:<40} decode: {:<20} pixel formats: {}",
+                c.codec.wire_name(),
+                c.encoder_name.as_deref().unwrap_or("no"),
+                c.decoder_name.as_deref().unwrap_or("no"),
+                c.pix_fmts
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        return Ok(());
+    }
+    let token = read_token(&args)?;
+    let config = ServerConfig {
+        token,
+        max_sessions: args.max_sessions as usize,
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        once: args.once,
+    };
+    let server = Server::bind(&args.listen, config, backend.clone())
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = server.local_addr()?;
+    let (flag, wake_addr) = server.shutdown_handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            flag.store(true, Ordering::Release);
+            wake(wake_addr);
+        }
+    });
+    info!(
+        backend = backend.name(),
+        "vtremoted {} listening on {addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    // Scripts read the bound port from stdout (useful with --listen 127.0.0.1:0).
+    println!("vtremoted listening on {addr}");
+    server.run();
+    Ok(())
+}

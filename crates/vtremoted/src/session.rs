@@ -1,0 +1,781 @@
+//! One connection = one codec session: handshake, streaming, drain, graceful close.
+//!
+//! Threads per session: the handler (this module's `run`, which also drives the codec), a
+//! reader (socket → decompressed input), and a writer (output → compressed socket bytes).
+//! Bounded channels between them carry backpressure to TCP and so to the client's window.
+
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+use vtremote_proto::options::{ConfigureOptions, Mode, OptionError};
+use vtremote_proto::{
+    encode_frame, Codec, ConfigureAck, ErrorCode, ErrorMsg, Frame, FrameGeometry, HelloAck,
+    HelloStatus, Limits, Message, Packet, PixelFormat, PlaneCompressor, PlaneDecompressor,
+    PlaneSource, ProtoError, SideData, WireCompression,
+};
+
+use crate::auth::token_matches;
+use crate::backend::{
+    Backend, BackendError, CompressedPacket, DecodedFrame, DecoderConfig, EncodedPacket,
+    EncoderConfig, PlaneRef, RawFrame, VideoDecoder, VideoEncoder,
+};
+use crate::slots::Slots;
+use crate::stats::SessionStats;
+use crate::wire::{read_message, WireError};
+
+/// Input queued between reader and codec: small, because each item may be a 4K picture.
+const INPUT_QUEUE: usize = 4;
+/// Output queued between codec and writer.
+const OUTPUT_QUEUE: usize = 16;
+/// After DONE, how long we keep reading (and discarding) the client's trailing FLUSHes
+/// before closing: the original client sends several (design.md).
+const DRAIN_AFTER_DONE: Duration = Duration::from_secs(2);
+/// The original client's in-flight window when it does not tell us its own.
+const ORIGINAL_CLIENT_WINDOW: u32 = 16;
+/// VideoToolbox's MaxFrameDelayCount in the original server; our bound for any backend.
+const MAX_ENCODER_DELAY: u32 = 8;
+
+pub struct ServerIdentity {
+    pub name: String,
+    pub version: String,
+}
+
+/// Everything a session needs from the server.
+pub struct SessionContext {
+    pub id: u64,
+    pub token: Option<Vec<u8>>,
+    pub backend: Arc<dyn Backend>,
+    pub slots: Arc<Slots>,
+    pub idle_timeout: Duration,
+    pub identity: Arc<ServerIdentity>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// Why a session ended early; `reply` is the ERROR we owe the client, if any.
+#[derive(Debug)]
+struct SessionError {
+    reply: Option<ErrorMsg>,
+    message: String,
+}
+
+impl SessionError {
+    fn reply(code: ErrorCode, message: impl Into<String>) -> Self {
+        let message = message.into();
+        SessionError {
+            reply: Some(ErrorMsg::new(code, message.clone())),
+            message,
+        }
+    }
+    fn silent(message: impl Into<String>) -> Self {
+        SessionError {
+            reply: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<WireError> for SessionError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Protocol(p) => protocol_error(p),
+            other => SessionError::silent(other.to_string()),
+        }
+    }
+}
+
+fn protocol_error(p: ProtoError) -> SessionError {
+    SessionError::reply(ErrorCode::BadRequest, format!("protocol violation: {p}"))
+}
+
+impl From<BackendError> for SessionError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Unsupported { option, reason } => SessionError::reply(
+                ErrorCode::UnsupportedConfig,
+                format!("unsupported {option}: {reason}"),
+            ),
+            BackendError::Failed(m) => SessionError::reply(ErrorCode::Internal, m),
+        }
+    }
+}
+
+/// Serves one connection to the end and logs its summary line, whatever happens.
+pub fn run(mut stream: TcpStream, ctx: SessionContext) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let mut stats = SessionStats::new(ctx.id, peer);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(ctx.idle_timeout));
+    let outcome = match serve(&mut stream, &ctx, &mut stats) {
+        Ok(()) => "ok".to_string(),
+        Err(e) => {
+            if let Some(reply) = &e.reply {
+                if let Ok(bytes) = Message::Error(reply.clone()).to_bytes() {
+                    if stream.write_all(&bytes).is_ok() {
+                        stats.bytes_out += bytes.len() as u64;
+                    }
+                }
+                close_gracefully(&mut stream);
+            }
+            warn!(session = ctx.id, peer = %stats.peer, "session failed: {}", e.message);
+            format!("error: {}", e.message)
+        }
+    };
+    info!("{}", stats.summary_line(&outcome));
+}
+
+/// Half-close, then read to EOF (bounded) so the client sees our last message and a FIN,
+/// never a reset with unread data (design.md: the original client sends extra FLUSHes).
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + DRAIN_AFTER_DONE;
+    let mut sink = [0u8; 16 * 1024];
+    let mut total = 0usize;
+    while Instant::now() < deadline && total < 256 * 1024 * 1024 {
+        let _ = stream.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ));
+        match std::io::Read::read(stream, &mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+fn write_msg(
+    stream: &mut TcpStream,
+    msg: &Message,
+    stats: &mut SessionStats,
+) -> Result<(), SessionError> {
+    let bytes = msg.to_bytes().map_err(protocol_error)?;
+    stream
+        .write_all(&bytes)
+        .map_err(|e| SessionError::silent(format!("writing {}: {e}", msg.ty())))?;
+    stats.bytes_out += bytes.len() as u64;
+    Ok(())
+}
+
+fn expect_message(
+    stream: &mut TcpStream,
+    ctx: &SessionContext,
+    stats: &mut SessionStats,
+    what: &str,
+) -> Result<Message, SessionError> {
+    match read_message(stream, &Limits::default(), ctx.idle_timeout)? {
+        Some((m, n)) => {
+            stats.bytes_in += n as u64;
+            Ok(m)
+        }
+        None => Err(SessionError::silent(format!(
+            "client closed the connection before {what}"
+        ))),
+    }
+}
+
+fn serve(
+    stream: &mut TcpStream,
+    ctx: &SessionContext,
+    stats: &mut SessionStats,
+) -> Result<(), SessionError> {
+    // --- HELLO -----------------------------------------------------------------------
+    let hello = match expect_message(stream, ctx, stats, "HELLO")? {
+        Message::Hello(h) => h,
+        other => {
+            return Err(SessionError::reply(
+                ErrorCode::BadRequest,
+                format!("first message must be HELLO, got {}", other.ty()),
+            ))
+        }
+    };
+    stats.client = format!("{} {}", hello.client_name, hello.client_build);
+    let codecs: Vec<String> = ctx
+        .backend
+        .capabilities()
+        .iter()
+        .filter(|c| c.encode || c.decode)
+        .map(|c| c.codec.wire_name().to_string())
+        .collect();
+    let ack = |status: HelloStatus, active: usize| {
+        Message::HelloAck(HelloAck {
+            status,
+            server_name: ctx.identity.name.clone(),
+            server_version: ctx.identity.version.clone(),
+            codecs: codecs.clone(),
+            max_sessions: ctx.slots.max().min(u16::MAX as usize) as u16,
+            active_sessions: active.min(u16::MAX as usize) as u16,
+        })
+    };
+    if let Some(expected) = &ctx.token {
+        if !token_matches(expected, hello.token.as_bytes()) {
+            info!(session = ctx.id, client = %hello.client_name, codec = %hello.codec, "HELLO authfail");
+            write_msg(
+                stream,
+                &ack(HelloStatus::AuthFailed, ctx.slots.active()),
+                stats,
+            )?;
+            close_gracefully(stream);
+            return Err(SessionError::silent(
+                "authentication failed: wrong or missing token",
+            ));
+        }
+    }
+    let Some(_slot) = ctx.slots.try_acquire() else {
+        let active = ctx.slots.active();
+        write_msg(stream, &ack(HelloStatus::Busy, active), stats)?;
+        // Old clients stop at the status byte; ours reads this for the full reason.
+        return Err(SessionError::reply(
+            ErrorCode::Busy,
+            format!("busy: {active} of {} sessions in use", ctx.slots.max()),
+        ));
+    };
+    write_msg(
+        stream,
+        &ack(HelloStatus::Accepted, ctx.slots.active()),
+        stats,
+    )?;
+    info!(session = ctx.id, client = %hello.client_name, build = %hello.client_build, codec = %hello.codec, "HELLO ok");
+
+    // --- CONFIGURE -------------------------------------------------------------------
+    let configure = match expect_message(stream, ctx, stats, "CONFIGURE")? {
+        Message::Configure(c) => c,
+        other => {
+            return Err(SessionError::reply(
+                ErrorCode::BadRequest,
+                format!("second message must be CONFIGURE, got {}", other.ty()),
+            ))
+        }
+    };
+    let options = ConfigureOptions::parse(&configure.options).map_err(|e| match e {
+        OptionError::Proto(ProtoError::UnknownCompression(n)) => SessionError::reply(
+            ErrorCode::UnsupportedCompression,
+            format!("unsupported wire_compression={n}"),
+        ),
+        other => SessionError::reply(ErrorCode::UnsupportedConfig, other.to_string()),
+    })?;
+    stats.mode = Some(options.mode);
+    stats.compression = options.wire_compression;
+    let codec = Codec::from_wire_name(&hello.codec).ok_or_else(|| {
+        SessionError::reply(
+            ErrorCode::UnsupportedConfig,
+            format!(
+                "unsupported codec {:?}: this helper does h264 and hevc",
+                hello.codec
+            ),
+        )
+    })?;
+    stats.codec = Some(codec);
+    let pix_fmt = PixelFormat::from_wire_code(configure.pix_fmt).ok_or_else(|| {
+        SessionError::reply(
+            ErrorCode::UnsupportedConfig,
+            format!(
+                "unsupported pix_fmt code {} (1 = nv12, 2 = p010)",
+                configure.pix_fmt
+            ),
+        )
+    })?;
+    let geometry = FrameGeometry::new(configure.width, configure.height, pix_fmt).map_err(|e| {
+        SessionError::reply(
+            ErrorCode::UnsupportedConfig,
+            format!("unsupported size: {e}"),
+        )
+    })?;
+    stats.geometry = Some(geometry);
+    let time_base = (configure.time_base.0.max(1), configure.time_base.1.max(1));
+    stats.time_base = time_base;
+    let frame_rate =
+        (configure.framerate.0 > 0 && configure.framerate.1 > 0).then_some(configure.framerate);
+    stats.frame_rate = frame_rate.map(|(n, d)| n as f64 / d as f64);
+    info!(
+        session = ctx.id,
+        "CONFIGURE req mode={} codec={codec} {}x{} pix={pix_fmt} tb={}/{} fr={}/{} br={} gop={} wc={}",
+        options.mode.name(), configure.width, configure.height, time_base.0, time_base.1,
+        configure.framerate.0, configure.framerate.1, options.bitrate, options.gop, options.wire_compression
+    );
+    let mut warnings = options.notes.clone();
+    let mode = options.mode;
+    let compression = options.wire_compression;
+    let engine = match mode {
+        Mode::Encode => {
+            if codec == Codec::H264 && pix_fmt == PixelFormat::P010 {
+                return Err(SessionError::reply(
+                    ErrorCode::UnsupportedConfig,
+                    "unsupported pix_fmt p010 for h264: H.264 encoding takes nv12 (use hevc for 10-bit)",
+                ));
+            }
+            let window = options.client_inflight.unwrap_or(ORIGINAL_CLIENT_WINDOW);
+            let config = EncoderConfig {
+                codec,
+                geometry,
+                time_base,
+                frame_rate,
+                max_delay_frames: window.saturating_sub(1).min(MAX_ENCODER_DELAY),
+                options,
+            };
+            let enc = ctx.backend.open_encoder(&config)?;
+            warnings.extend(enc.warnings().iter().cloned());
+            stats.backend = enc.name().to_string();
+            Engine::Encoder(enc)
+        }
+        Mode::Decode => {
+            let config = DecoderConfig {
+                codec,
+                geometry,
+                time_base,
+                extradata: configure.extradata.clone(),
+                options,
+            };
+            let dec = ctx.backend.open_decoder(&config)?;
+            warnings.extend(dec.warnings().iter().cloned());
+            stats.backend = dec.name().to_string();
+            Engine::Decoder(dec)
+        }
+    };
+    for w in &warnings {
+        warn!(session = ctx.id, "WARN {w}");
+    }
+    let extradata = match &engine {
+        Engine::Encoder(e) => e.extradata().to_vec(),
+        Engine::Decoder(_) => Vec::new(),
+    };
+    write_msg(
+        stream,
+        &Message::ConfigureAck(ConfigureAck {
+            status: 0,
+            extradata,
+            pix_fmt: pix_fmt.wire_code(),
+            warnings,
+        }),
+        stats,
+    )?;
+    info!(
+        session = ctx.id,
+        "CONFIGURE ok mode={} codec={codec} {}x{} pixfmt={pix_fmt} backend={}",
+        mode.name(),
+        geometry.width,
+        geometry.height,
+        stats.backend
+    );
+
+    stream_session(stream, ctx, stats, engine, geometry, compression)
+}
+
+enum Engine {
+    Encoder(Box<dyn VideoEncoder>),
+    Decoder(Box<dyn VideoDecoder>),
+}
+
+/// Planes of a received picture, uncompressed: either still inside the FRAME payload
+/// (no compression: zero copies) or decompressed by the reader thread.
+struct InputPicture {
+    frame: Frame,
+    decompressed: Option<[Vec<u8>; 2]>,
+    strides: [usize; 2],
+    rows: [usize; 2],
+}
+
+impl InputPicture {
+    fn planes(&self) -> [PlaneRef<'_>; 2] {
+        let data = |i: usize| -> &[u8] {
+            match &self.decompressed {
+                Some(bufs) => &bufs[i],
+                None => &self.frame.plane_data(i)[..self.strides[i] * self.rows[i]],
+            }
+        };
+        [0, 1].map(|i| PlaneRef {
+            data: data(i),
+            stride: self.strides[i],
+            rows: self.rows[i],
+        })
+    }
+}
+
+enum Input {
+    Picture(InputPicture, Instant),
+    Packet(Packet, Instant),
+    Flush,
+    /// The reader stopped: `None` on a clean close by the client.
+    Stopped(Option<SessionError>),
+}
+
+enum Output {
+    Bytes(Vec<u8>),
+    Picture(DecodedFrame),
+}
+
+#[derive(Default)]
+struct WireCounters {
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    raw_picture: AtomicU64,
+    wire_picture: AtomicU64,
+}
+
+fn spawn_reader(
+    mut stream: TcpStream,
+    mode: Mode,
+    geometry: FrameGeometry,
+    compression: WireCompression,
+    idle: Duration,
+    counters: Arc<WireCounters>,
+    draining: Arc<AtomicBool>,
+    to_codec: SyncSender<Input>,
+    to_writer: SyncSender<Output>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("vtremoted-reader".into())
+        .spawn(move || {
+            let limits = Limits::with_geometry(&geometry);
+            let mut decompressor = match PlaneDecompressor::new(compression) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = to_codec.send(Input::Stopped(Some(SessionError::reply(
+                        ErrorCode::Internal,
+                        format!("zstd context: {e}"),
+                    ))));
+                    return;
+                }
+            };
+            let mut flushed = false;
+            loop {
+                let timeout = if draining.load(Ordering::Acquire) {
+                    DRAIN_AFTER_DONE
+                } else {
+                    idle
+                };
+                let (msg, size) = match read_message(&mut stream, &limits, timeout) {
+                    Ok(Some(m)) => m,
+                    Ok(None) => {
+                        let _ = to_codec.send(Input::Stopped(None));
+                        return;
+                    }
+                    Err(e) => {
+                        if !flushed {
+                            let _ = to_codec.send(Input::Stopped(Some(e.into())));
+                        }
+                        return;
+                    }
+                };
+                counters.bytes_in.fetch_add(size as u64, Ordering::Relaxed);
+                let now = Instant::now();
+                let item = match msg {
+                    _ if flushed => continue, // repeated FLUSH and anything after it: tolerated, ignored
+                    Message::Frame(f) if mode == Mode::Encode => {
+                        let raw = geometry.tight_frame_bytes();
+                        counters
+                            .raw_picture
+                            .fetch_add(raw as u64, Ordering::Relaxed);
+                        let wire: usize = (0..f.planes.len()).map(|i| f.plane_data(i).len()).sum();
+                        counters
+                            .wire_picture
+                            .fetch_add(wire as u64, Ordering::Relaxed);
+                        match unpack_picture(f, &geometry, &mut decompressor) {
+                            Ok(p) => Input::Picture(p, now),
+                            Err(e) => Input::Stopped(Some(protocol_error(e))),
+                        }
+                    }
+                    Message::Packet(p) if mode == Mode::Decode => Input::Packet(p, now),
+                    // FRAME/PACKET in the other mode: read and ignored like the original (§5.1).
+                    Message::Frame(_) | Message::Packet(_) => {
+                        debug!(
+                            "ignoring a message that does not belong to {} mode",
+                            mode.name()
+                        );
+                        continue;
+                    }
+                    Message::Flush => {
+                        flushed = true;
+                        Input::Flush
+                    }
+                    Message::Ping => {
+                        let _ = to_writer.send(Output::Bytes(
+                            Message::Pong.to_bytes().expect("PONG encodes"),
+                        ));
+                        continue;
+                    }
+                    Message::Hello(_) | Message::Configure(_) => {
+                        Input::Stopped(Some(SessionError::reply(
+                            ErrorCode::BadRequest,
+                            format!("{} after the handshake", msg.ty()),
+                        )))
+                    }
+                    _ => continue,
+                };
+                let stop = matches!(item, Input::Stopped(_));
+                if to_codec.send(item).is_err() || stop {
+                    return;
+                }
+            }
+        })
+}
+
+fn unpack_picture(
+    frame: Frame,
+    geometry: &FrameGeometry,
+    decompressor: &mut PlaneDecompressor,
+) -> Result<InputPicture, ProtoError> {
+    let mut scratch = [Vec::new(), Vec::new()];
+    let (strides, rows, copied) = {
+        let views = frame.unpack(geometry, decompressor, &mut scratch)?;
+        (
+            [views[0].stride, views[1].stride],
+            [views[0].rows, views[1].rows],
+            decompressor.kind() != WireCompression::None,
+        )
+    };
+    Ok(InputPicture {
+        frame,
+        decompressed: copied.then_some(scratch),
+        strides,
+        rows,
+    })
+}
+
+fn spawn_writer(
+    mut stream: TcpStream,
+    geometry: FrameGeometry,
+    compression: WireCompression,
+    counters: Arc<WireCounters>,
+    from_codec: Receiver<Output>,
+    failed: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("vtremoted-writer".into())
+        .spawn(move || {
+            let Ok(mut compressor) = PlaneCompressor::new(compression) else {
+                failed.store(true, Ordering::Release);
+                return;
+            };
+            let mut wire = Vec::new();
+            let mut scratch = Vec::new();
+            for out in from_codec {
+                let bytes: &[u8] = match &out {
+                    Output::Bytes(b) => b,
+                    Output::Picture(f) => {
+                        wire.clear();
+                        let planes = [0, 1].map(|i| PlaneSource {
+                            data: &f.planes[i],
+                            stride: geometry.row_bytes(i),
+                            row_bytes: geometry.row_bytes(i),
+                            rows: geometry.plane_rows(i),
+                        });
+                        if encode_frame(
+                            &mut wire,
+                            f.pts,
+                            f.duration,
+                            0,
+                            &planes,
+                            &[],
+                            &mut compressor,
+                            &mut scratch,
+                        )
+                        .is_err()
+                        {
+                            failed.store(true, Ordering::Release);
+                            return;
+                        }
+                        counters
+                            .raw_picture
+                            .fetch_add(geometry.tight_frame_bytes() as u64, Ordering::Relaxed);
+                        counters
+                            .wire_picture
+                            .fetch_add((wire.len() - 12 - 21 - 24) as u64, Ordering::Relaxed);
+                        &wire
+                    }
+                };
+                if stream.write_all(bytes).is_err() {
+                    failed.store(true, Ordering::Release);
+                    return;
+                }
+                counters
+                    .bytes_out
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+        })
+}
+
+fn stream_session(
+    stream: &mut TcpStream,
+    ctx: &SessionContext,
+    stats: &mut SessionStats,
+    mut engine: Engine,
+    geometry: FrameGeometry,
+    compression: WireCompression,
+) -> Result<(), SessionError> {
+    let clone = || {
+        stream
+            .try_clone()
+            .map_err(|e| SessionError::reply(ErrorCode::Internal, format!("socket clone: {e}")))
+    };
+    let counters = Arc::new(WireCounters::default());
+    let draining = Arc::new(AtomicBool::new(false));
+    let writer_failed = Arc::new(AtomicBool::new(false));
+    let mode = match engine {
+        Engine::Encoder(_) => Mode::Encode,
+        Engine::Decoder(_) => Mode::Decode,
+    };
+    let (in_tx, in_rx) = mpsc::sync_channel::<Input>(INPUT_QUEUE);
+    let (out_tx, out_rx) = mpsc::sync_channel::<Output>(OUTPUT_QUEUE);
+    let spawn_err =
+        |e: std::io::Error| SessionError::reply(ErrorCode::Internal, format!("thread: {e}"));
+    let reader = spawn_reader(
+        clone()?,
+        mode,
+        geometry,
+        compression,
+        ctx.idle_timeout,
+        counters.clone(),
+        draining.clone(),
+        in_tx,
+        out_tx.clone(),
+    )
+    .map_err(spawn_err)?;
+    let writer = spawn_writer(
+        clone()?,
+        geometry,
+        compression,
+        counters.clone(),
+        out_rx,
+        writer_failed.clone(),
+    )
+    .map_err(spawn_err)?;
+
+    let result = codec_loop(&mut engine, &in_rx, &out_tx, stats, &writer_failed, ctx);
+    // Let the writer finish everything queued (DONE included) before closing our side.
+    drop(out_tx);
+    let _ = writer.join();
+    stats.bytes_in += counters.bytes_in.load(Ordering::Relaxed);
+    stats.bytes_out += counters.bytes_out.load(Ordering::Relaxed);
+    stats.raw_picture_bytes = counters.raw_picture.load(Ordering::Relaxed);
+    stats.wire_picture_bytes = counters.wire_picture.load(Ordering::Relaxed);
+    match result {
+        Ok(()) => {
+            draining.store(true, Ordering::Release);
+            let _ = stream.shutdown(Shutdown::Write);
+            // The reader drains trailing FLUSHes until EOF or DRAIN_AFTER_DONE.
+            drop(in_rx);
+            let _ = reader.join();
+            Ok(())
+        }
+        Err(e) => {
+            // Unblock the reader; the caller sends the ERROR on the original stream.
+            let _ = stream.shutdown(Shutdown::Read);
+            drop(in_rx);
+            let _ = reader.join();
+            Err(e)
+        }
+    }
+}
+
+fn codec_loop(
+    engine: &mut Engine,
+    inputs: &Receiver<Input>,
+    outputs: &SyncSender<Output>,
+    stats: &mut SessionStats,
+    writer_failed: &AtomicBool,
+    ctx: &SessionContext,
+) -> Result<(), SessionError> {
+    let mut packets: Vec<EncodedPacket> = Vec::new();
+    let mut frames: Vec<DecodedFrame> = Vec::new();
+    let send = |o: Output| -> Result<(), SessionError> {
+        if writer_failed.load(Ordering::Acquire) {
+            return Err(SessionError::silent(
+                "client connection broke while sending",
+            ));
+        }
+        outputs
+            .send(o)
+            .map_err(|_| SessionError::silent("client connection broke while sending"))
+    };
+    loop {
+        if ctx.shutdown.load(Ordering::Acquire) {
+            return Err(SessionError::reply(
+                ErrorCode::Internal,
+                "daemon shutting down",
+            ));
+        }
+        let input = inputs
+            .recv()
+            .map_err(|_| SessionError::silent("reader stopped"))?;
+        let flushing = matches!(input, Input::Flush);
+        match (input, &mut *engine) {
+            (Input::Picture(p, at), Engine::Encoder(enc)) => {
+                stats.input_arrived(at, p.frame.pts);
+                stats.frames += 1;
+                let a53 = p
+                    .frame
+                    .side_data
+                    .iter()
+                    .find(|s| s.ty == SideData::A53_CC)
+                    .map(|s| s.data.as_slice());
+                let raw = RawFrame {
+                    pts: p.frame.pts,
+                    duration: p.frame.duration,
+                    force_keyframe: p.frame.force_keyframe(),
+                    planes: p.planes(),
+                    a53_cc: a53,
+                };
+                enc.encode(&raw, &mut packets)?;
+            }
+            (Input::Packet(pkt, at), Engine::Decoder(dec)) => {
+                stats.input_arrived(at, pkt.pts);
+                stats.packets += 1;
+                dec.decode(
+                    &CompressedPacket {
+                        pts: pkt.pts,
+                        dts: pkt.dts,
+                        duration: pkt.duration,
+                        keyframe: pkt.is_keyframe(),
+                        data: &pkt.data,
+                    },
+                    &mut frames,
+                )?;
+            }
+            (Input::Flush, Engine::Encoder(enc)) => enc.flush(&mut packets)?,
+            (Input::Flush, Engine::Decoder(dec)) => dec.flush(&mut frames)?,
+            (Input::Stopped(None), _) => {
+                return Err(SessionError::silent(format!(
+                    "client disconnected before FLUSH ({} frames, {} packets so far)",
+                    stats.frames, stats.packets
+                )))
+            }
+            (Input::Stopped(Some(e)), _) => return Err(e),
+            _ => {}
+        }
+        for p in packets.drain(..) {
+            let mut bytes = Vec::with_capacity(p.data.len() + 44);
+            Packet::encode_message(
+                &mut bytes,
+                p.pts,
+                p.dts,
+                p.duration,
+                p.keyframe as u32,
+                &p.data,
+            );
+            send(Output::Bytes(bytes))?;
+            stats.packets += 1;
+            stats.output_sent(Instant::now());
+        }
+        for f in frames.drain(..) {
+            send(Output::Picture(f))?;
+            stats.frames += 1;
+            stats.output_sent(Instant::now());
+        }
+        if flushing {
+            send(Output::Bytes(
+                Message::Done.to_bytes().expect("DONE encodes"),
+            ))?;
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! End to end: the real daemon (libavcodec backend) on 127.0.0.1 driven by the real client.
+//! Outputs are checked by decoding them with a reference decoder, never by exit codes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use vtremote_client::{
+    ClientConfig, ClientError, Codec, DecodeSession, DecoderParams, EncodeSession, EncoderParams,
+    InputFrame, InputPacket, PixelFormat, PlaneSource, Received, WireCompression,
+};
+use vtremote_proto::{FrameGeometry, Header, Hello, HelloAck, HelloStatus, Message, HEADER_LEN};
+
+const FRAMES: u32 = 30;
+
+fn client(addr: std::net::SocketAddr, wc: WireCompression) -> ClientConfig {
+    let mut c = ClientConfig::new(addr.to_string());
+    c.wire_compression = wc;
+    c.timeout = Duration::from_secs(10);
+    c
+}
+
+/// Encodes FRAMES synthetic pictures; returns (Annex B stream, packets with flags, inputs).
+fn remote_encode(
+    cfg: &ClientConfig,
+    codec: Codec,
+    g: FrameGeometry,
+    options: &[(&str, &str)],
+) -> (Vec<u8>, Vec<vtremote_client::OutputPacket>, Vec<Vec<u8>>) {
+    let params = EncoderParams {
+        codec,
+        width: g.width,
+        height: g.height,
+        pix_fmt: g.pix_fmt,
+        time_base: (1, 30),
+        framerate: (30, 1),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let mut s = EncodeSession::connect(cfg, &params).expect("connect + configure");
+    assert!(
+        !s.extradata_annexb().is_empty(),
+        "CONFIGURE_ACK carries parameter sets"
+    );
+    let mut packets = Vec::new();
+    let mut inputs = Vec::new();
+    let luma = g.row_bytes(0) * g.plane_rows(0);
+    for n in 0..FRAMES {
+        let pic = synthetic_frame(&g, n);
+        // Pad rows like FFmpeg's linesize so the tight-packing path is exercised too.
+        let pad = 32;
+        let padded: Vec<Vec<u8>> = (0..2)
+            .map(|p| {
+                let (rb, rows) = (g.row_bytes(p), g.plane_rows(p));
+                let base = if p == 0 { 0 } else { luma };
+                let mut v = Vec::new();
+                for r in 0..rows {
+                    v.extend_from_slice(&pic[base + r * rb..base + (r + 1) * rb]);
+                    v.extend(std::iter::repeat_n(0xAB, pad));
+                }
+                v
+            })
+            .collect();
+        let frame = InputFrame {
+            pts: n as i64,
+            duration: 1,
+            force_keyframe: n == 17,
+            planes: [0, 1].map(|p| PlaneSource {
+                data: &padded[p],
+                stride: g.row_bytes(p) + pad,
+                row_bytes: g.row_bytes(p),
+                rows: g.plane_rows(p),
+            }),
+            side_data: vec![],
+        };
+        loop {
+            match s.send_frame(&frame) {
+                Ok(()) => break,
+                Err(ClientError::WouldBlock) => {
+                    if let Received::Item(p) = s.receive_packet().unwrap() {
+                        packets.push(p);
+                    }
+                }
+                Err(e) => panic!("send_frame: {e}"),
+            }
+        }
+        inputs.push(pic);
+        while let Received::Item(p) = s.receive_packet().unwrap() {
+            packets.push(p);
+        }
+    }
+    s.send_eof().unwrap();
+    s.send_eof().unwrap(); // idempotent
+    loop {
+        match s.receive_packet().unwrap() {
+            Received::Item(p) => packets.push(p),
+            Received::Eof => break,
+            Received::Again => {}
+        }
+    }
+    let mut stream = s.extradata_annexb().to_vec();
+    for p in &packets {
+        stream.extend_from_slice(&p.data);
+    }
+    (stream, packets, inputs)
+}
+
+fn check_encode(
+    codec: Codec,
+    fmt: PixelFormat,
+    wc: WireCompression,
+    options: &[(&str, &str)],
+) -> Vec<u8> {
+    let d = start_daemon(None, 4);
+    let g = FrameGeometry::new(320, 240, fmt).unwrap();
+    let (stream, packets, inputs) = remote_encode(&client(d.addr, wc), codec, g, options);
+    assert_eq!(packets.len(), FRAMES as usize, "one packet per frame");
+    assert!(packets[0].keyframe, "stream starts with a keyframe");
+    for w in packets.windows(2) {
+        assert!(
+            w[1].dts > w[0].dts,
+            "dts strictly increasing: {} then {}",
+            w[0].dts,
+            w[1].dts
+        );
+    }
+    for p in &packets {
+        assert!(p.pts >= p.dts, "pts {} < dts {}", p.pts, p.dts);
+        assert!(
+            p.data.starts_with(&[0, 0, 0, 1]),
+            "Annex B with 4-byte start codes"
+        );
+    }
+    let forced = packets
+        .iter()
+        .find(|p| p.pts == 17)
+        .expect("pts 17 came back");
+    assert!(forced.keyframe, "forced keyframe honoured");
+    let dir = tmpdir(&format!("{codec}-{fmt}-{wc}"));
+    let path = dir.join(format!("out.{codec}"));
+    std::fs::write(&path, &stream).unwrap();
+    let decoded = reference_decode(&path, fmt);
+    let fb = g.tight_frame_bytes();
+    assert_eq!(
+        decoded.len(),
+        fb * FRAMES as usize,
+        "reference decoder sees {FRAMES} frames"
+    );
+    for (n, input) in inputs.iter().enumerate() {
+        let psnr = luma_psnr(&g, input, &decoded[n * fb..(n + 1) * fb]);
+        assert!(psnr >= 35.0, "frame {n}: PSNR {psnr:.1} dB < 35");
+    }
+    stream
+}
+
+#[test]
+fn h264_nv12_encode_decodes_with_reference_decoder() {
+    check_encode(
+        Codec::H264,
+        PixelFormat::Nv12,
+        WireCompression::Zstd,
+        &[("bitrate", "2000000")],
+    );
+}
+
+#[test]
+fn h264_with_b_frames_keeps_dts_valid() {
+    check_encode(
+        Codec::H264,
+        PixelFormat::Nv12,
+        WireCompression::Lz4,
+        &[("bitrate", "2000000"), ("max_b_frames", "2")],
+    );
+}
+
+#[test]
+fn hevc_nv12_encode_decodes_with_reference_decoder() {
+    check_encode(
+        Codec::Hevc,
+        PixelFormat::Nv12,
+        WireCompression::None,
+        &[("bitrate", "2000000")],
+    );
+}
+
+#[test]
+fn hevc_p010_main10_encode_decodes_with_reference_decoder() {
+    check_encode(
+        Codec::Hevc,
+        PixelFormat::P010,
+        WireCompression::Zstd,
+        &[("bitrate", "2000000"), ("profile", "2")],
+    );
+}
+
+fn remote_decode(
+    cfg: &ClientConfig,
+    codec: Codec,
+    g: FrameGeometry,
+    packets: &[vtremote_client::OutputPacket],
+    extradata: Vec<u8>,
+) -> Vec<u8> {
+    let params = DecoderParams {
+        codec,
+        width: g.width,
+        height: g.height,
+        pix_fmt: g.pix_fmt,
+        time_base: (1, 30),
+        extradata,
+        options: vec![],
+    };
+    let mut s = DecodeSession::connect(cfg, &params).expect("decode session");
+    let mut out = Vec::new();
+    for p in packets {
+        let pkt = InputPacket {
+            pts: p.pts,
+            dts: p.dts,
+            duration: 1,
+            keyframe: p.keyframe,
+            data: &p.data,
+        };
+        loop {
+            match s.send_packet(&pkt) {
+                Ok(()) => break,
+                Err(ClientError::WouldBlock) => {
+                    if let Received::Item(f) = s.receive_frame().unwrap() {
+                        out.push(f);
+                    }
+                }
+                Err(e) => panic!("send_packet: {e}"),
+            }
+        }
+        while let Received::Item(f) = s.receive_frame().unwrap() {
+            out.push(f);
+        }
+    }
+    s.send_eof().unwrap();
+    loop {
+        match s.receive_frame().unwrap() {
+            Received::Item(f) => out.push(f),
+            Received::Eof => break,
+            Received::Again => {}
+        }
+    }
+    let mut bytes = Vec::new();
+    for (i, f) in out.iter().enumerate() {
+        assert_eq!(
+            (f.width, f.height, f.pix_fmt),
+            (g.width, g.height, g.pix_fmt)
+        );
+        if i > 0 {
+            assert!(f.pts > out[i - 1].pts, "display order");
+        }
+        bytes.extend_from_slice(&f.planes[0]);
+        bytes.extend_from_slice(&f.planes[1]);
+    }
+    bytes
+}
+
+fn check_remote_decode(codec: Codec, fmt: PixelFormat, options: &[(&str, &str)]) {
+    let d = start_daemon(None, 4);
+    let g = FrameGeometry::new(320, 240, fmt).unwrap();
+    let cfg = client(d.addr, WireCompression::Zstd);
+    let (stream, packets, _) = remote_encode(&cfg, codec, g, options);
+    let dir = tmpdir(&format!("dec-{codec}-{fmt}"));
+    let path = dir.join("in.bit");
+    std::fs::write(&path, &stream).unwrap();
+    let local = reference_decode(&path, fmt);
+    let extradata = {
+        let params_len = stream.len() - packets.iter().map(|p| p.data.len()).sum::<usize>();
+        stream[..params_len].to_vec()
+    };
+    let remote = remote_decode(&cfg, codec, g, &packets, extradata);
+    assert_eq!(remote.len(), local.len(), "same number of frames");
+    assert!(
+        remote == local,
+        "remote decode is frame-exact with a local libavcodec decode"
+    );
+}
+
+#[test]
+fn remote_h264_decode_matches_local_decode_exactly() {
+    check_remote_decode(Codec::H264, PixelFormat::Nv12, &[("max_b_frames", "2")]);
+}
+
+#[test]
+fn remote_hevc_p010_decode_matches_local_decode_exactly() {
+    check_remote_decode(Codec::Hevc, PixelFormat::P010, &[("profile", "2")]);
+}
+
+fn raw_hello(addr: std::net::SocketAddr, token: &str) -> (TcpStream, Message) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let hello = Message::Hello(Hello {
+        token: token.into(),
+        codec: "h264".into(),
+        client_name: "test".into(),
+        client_build: "0".into(),
+    });
+    s.write_all(&hello.to_bytes().unwrap()).unwrap();
+    let m = read_msg(&mut s).expect("a reply");
+    (s, m)
+}
+
+fn read_msg(s: &mut TcpStream) -> Option<Message> {
+    let mut h = [0u8; HEADER_LEN];
+    s.read_exact(&mut h).ok()?;
+    let h = Header::decode(&h).unwrap();
+    let mut p = vec![0u8; h.len as usize];
+    s.read_exact(&mut p).unwrap();
+    Some(Message::decode(h.ty, p).unwrap())
+}
+
+#[test]
+fn wrong_token_is_refused_and_daemon_keeps_serving() {
+    let d = start_daemon(Some("s3cret"), 4);
+    let (_s, m) = raw_hello(d.addr, "guess");
+    let Message::HelloAck(HelloAck { status, .. }) = m else {
+        panic!("expected HELLO_ACK, got {m:?}")
+    };
+    assert_eq!(status, HelloStatus::AuthFailed);
+    let mut cfg = client(d.addr, WireCompression::Lz4);
+    cfg.token = "nope".into();
+    let err = vtremote_client::probe(&cfg, Codec::H264).unwrap_err();
+    assert!(matches!(err, ClientError::AuthFailed { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&d.addr.to_string()),
+        "error names the host: {err}"
+    );
+    cfg.token = "s3cret".into();
+    let g = FrameGeometry::new(128, 96, PixelFormat::Nv12).unwrap();
+    let (_, packets, _) = remote_encode(&cfg, Codec::H264, g, &[]);
+    assert_eq!(packets.len(), FRAMES as usize);
+}
+
+#[test]
+fn busy_daemon_says_so_with_counts_and_recovers() {
+    let d = start_daemon(None, 1);
+    let cfg = client(d.addr, WireCompression::None);
+    let g = FrameGeometry::new(128, 96, PixelFormat::Nv12).unwrap();
+    let params = EncoderParams {
+        codec: Codec::H264,
+        width: 128,
+        height: 96,
+        pix_fmt: PixelFormat::Nv12,
+        time_base: (1, 30),
+        framerate: (30, 1),
+        options: vec![],
+    };
+    let first = EncodeSession::connect(&cfg, &params).unwrap();
+    let (mut s, m) = raw_hello(d.addr, "");
+    let Message::HelloAck(ack) = m else {
+        panic!("{m:?}")
+    };
+    assert_eq!(ack.status, HelloStatus::Busy);
+    assert_eq!((ack.active_sessions, ack.max_sessions), (1, 1));
+    let Some(Message::Error(e)) = read_msg(&mut s) else {
+        panic!("ERROR follows a busy HELLO_ACK")
+    };
+    assert_eq!(e.code, vtremote_proto::ErrorCode::Busy);
+    assert!(e.message.contains("1 of 1"), "{}", e.message);
+    let err = EncodeSession::connect(&cfg, &params).err().expect("busy");
+    assert!(
+        matches!(
+            err,
+            ClientError::Busy {
+                active: 1,
+                max: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, packets, _) = remote_encode(&cfg, Codec::H264, g, &[]);
+    assert_eq!(packets.len(), FRAMES as usize);
+}
+
+#[test]
+fn garbage_client_gets_an_error_and_daemon_keeps_serving() {
+    let d = start_daemon(None, 4);
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let Some(Message::Error(e)) = read_msg(&mut s) else {
+        panic!("expected ERROR")
+    };
+    assert_eq!(e.code, vtremote_proto::ErrorCode::BadRequest);
+    assert!(e.message.contains("bad magic"), "{}", e.message);
+    // A huge unauthenticated length is refused without allocating it.
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&Header::new(vtremote_proto::MessageType::Hello, u32::MAX).encode())
+        .unwrap();
+    let Some(Message::Error(e)) = read_msg(&mut s) else {
+        panic!("expected ERROR")
+    };
+    assert!(e.message.contains("exceeds the limit"), "{}", e.message);
+    let g = FrameGeometry::new(128, 96, PixelFormat::Nv12).unwrap();
+    let (_, packets, _) =
+        remote_encode(&client(d.addr, WireCompression::Zstd), Codec::H264, g, &[]);
+    assert_eq!(packets.len(), FRAMES as usize);
+}
+
+#[test]
+fn unsupported_configuration_is_refused_naming_the_option() {
+    let d = start_daemon(None, 4);
+    let cfg = client(d.addr, WireCompression::None);
+    let mut params = EncoderParams {
+        codec: Codec::H264,
+        width: 128,
+        height: 96,
+        pix_fmt: PixelFormat::Nv12,
+        time_base: (1, 30),
+        framerate: (30, 1),
+        options: vec![("profile".into(), "12345".into())],
+    };
+    let err = EncodeSession::connect(&cfg, &params)
+        .err()
+        .expect("refused");
+    assert!(matches!(err, ClientError::Server { .. }), "{err}");
+    assert!(err.to_string().contains("profile"), "{err}");
+    params.options = vec![("wire_compression".into(), "3".into())];
+    params.width = 0;
+    let err = EncodeSession::connect(&cfg, &params)
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("size") || err.to_string().contains("0x96"),
+        "{err}"
+    );
+}
