@@ -40,6 +40,7 @@ unit:
 	$(CARGO) test --workspace --release --locked
 
 e2e: ffmpeg-test
+	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
 
 test: rust lint unit e2e

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# End-to-end test of the `vtremote` CLI against build/bin/vtremoted on 127.0.0.1.
+# Outputs are checked by decoding them, never by exit codes alone.
+set -euo pipefail
+BIN="$(cd "${1:-build/bin}" && pwd)"
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+T="$(mktemp -d)"
+cleanup() { stop_daemon; [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+start_daemon "$BIN" "$T/d.log" --token s3cret --max-sessions 2
+
+# probe: success and each failure reason
+out="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token s3cret)"
+grep -q "^server: *vtremoted" <<<"$out" || fail "probe output: $out"
+grep -q "sessions: 0 in use of 2" <<<"$out" || fail "probe sessions: $out"
+pass "probe prints server, version, sessions and codecs"
+err="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token wrong 2>&1)" && fail "wrong token accepted"
+grep -q "authentication failed" <<<"$err" && grep -q "$DAEMON_ADDR" <<<"$err" || fail "auth message: $err"
+pass "probe: wrong token named with host"
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+err="$("$BIN/vtremote" probe "127.0.0.1:$port" 2>&1)" && fail "refused port accepted"
+grep -q "connection refused" <<<"$err" || fail "refused message: $err"
+pass "probe: refused port"
+python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1 &
+HTTP_PID=$!
+sleep 0.5
+err="$(timeout 20 "$BIN/vtremote" probe "127.0.0.1:$port" --timeout-ms 2000 2>&1)" && fail "http server accepted as vtremote"
+grep -qi "not a vtremote server" <<<"$err" || fail "non-vtremote message: $err"
+pass "probe: not a vtremote server"
+err="$("$BIN/vtremote" probe "no-such-host.invalid:5555" 2>&1)" && fail "bad host accepted"
+grep -q "cannot resolve" <<<"$err" || fail "resolve message: $err"
+pass "probe: unresolvable host"
+
+# encode/decode round trips, checked against the system ffmpeg
+psnr() { # ref.yuv test.yuv pixfmt size -> average PSNR
+  ffmpeg -v error -f rawvideo -pix_fmt "$3" -s "$4" -i "$2" -f rawvideo -pix_fmt "$3" -s "$4" -i "$1" \
+    -lavfi psnr -f null - 2>&1 | sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -n1
+}
+for case in "h264 nv12 zstd" "hevc nv12 lz4" "hevc p010 none"; do
+  set -- $case
+  codec=$1 fmt=$2 comp=$3
+  ff=$([ "$fmt" = p010 ] && echo p010le || echo nv12)
+  ffmpeg -v error -y -f lavfi -i testsrc2=s=352x288:r=30:d=2 -pix_fmt "$ff" -f rawvideo "$T/in.yuv"
+  "$BIN/vtremote" encode --host "$DAEMON_ADDR" --token s3cret --codec "$codec" --size 352x288 --fps 30 \
+    --pix-fmt "$fmt" --bitrate 2M --gop 30 --compression "$comp" -i "$T/in.yuv" -o "$T/out.$codec" 2>"$T/enc.log" \
+    || { cat "$T/enc.log"; fail "encode $case"; }
+  n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/out.$codec")
+  [ "$n" = 60 ] || fail "encode $case: $n frames, want 60"
+  p=$(psnr "$T/in.yuv" <(ffmpeg -v error -i "$T/out.$codec" -f rawvideo -pix_fmt "$ff" -) "$ff" 352x288)
+  awk -v p="$p" 'BEGIN{exit !(p=="inf" || p+0 >= 35)}' || fail "encode $case: PSNR $p < 35"
+  pass "encode $case: 60 frames, PSNR $p dB"
+  "$BIN/vtremote" decode --host "$DAEMON_ADDR" --token s3cret --codec "$codec" --compression "$comp" \
+    -i "$T/out.$codec" -o "$T/remote.yuv" 2>"$T/dec.log" || { cat "$T/dec.log"; fail "decode $case"; }
+  ffmpeg -v error -y -i "$T/out.$codec" -f rawvideo -pix_fmt "$ff" "$T/local.yuv"
+  cmp -s "$T/remote.yuv" "$T/local.yuv" || fail "decode $case: remote frames differ from a local decode"
+  pass "decode $case: frame-exact with a local libavcodec decode"
+done
+grep -q "SUMMARY.*mode=encode.*result=ok" "$T/d.log" || fail "no encode summary line"
+grep -q "SUMMARY.*result=error: authentication failed" "$T/d.log" || fail "failed session has no summary line"
+pass "daemon logs a summary line per session, failed ones included"
