@@ -233,9 +233,11 @@ fn probe(host: String, token: String, timeout_ms: u64) -> Result<()> {
             &info.version
         }
     );
+    // HELLO_ACK counts the probe's own connection among the active sessions.
     println!(
-        "sessions: {} in use of {}",
-        info.active_sessions, info.max_sessions
+        "sessions: {} in use of {} (not counting this probe)",
+        info.active_sessions.saturating_sub(1),
+        info.max_sessions
     );
     println!("codecs:   {} (encode and decode)", info.codecs.join(", "));
     Ok(())
