@@ -662,8 +662,14 @@ fn stream_session(
         Ok(()) => {
             draining.store(true, Ordering::Release);
             let _ = stream.shutdown(Shutdown::Write);
-            // The reader drains trailing FLUSHes until EOF or DRAIN_AFTER_DONE.
+            // The reader drains trailing FLUSHes until the client's EOF; a client that keeps
+            // the socket open gets DRAIN_AFTER_DONE, then we stop reading.
             drop(in_rx);
+            let deadline = Instant::now() + DRAIN_AFTER_DONE;
+            while !reader.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = stream.shutdown(Shutdown::Read);
             let _ = reader.join();
             Ok(())
         }
