@@ -1,0 +1,341 @@
+//! libavcodec backend: H.264/HEVC encode through whichever encoder opens on this machine
+//! (NVENC, QSV, VAAPI, V4L2 M2M, then libx264/libx265), decode through FFmpeg's native
+//! decoders.
+//!
+//! All `unsafe` code of the backend lives in `ffi.rs` (plus two small, commented blocks in
+//! the session files); everything else is safe Rust over the wrappers there.
+
+mod convert;
+mod decoder;
+mod encoder;
+mod ffi;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use vtremote_proto::options::ConfigureOptions;
+use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
+
+use super::{
+    Backend, BackendError, CodecSupport, DecoderConfig, EncoderConfig, VideoDecoder, VideoEncoder,
+};
+pub use decoder::LavcDecoder;
+pub use encoder::LavcEncoder;
+use encoder::OpenParams;
+use plan::Family;
+
+/// Hardware encoders in the order they are tried; the software encoder comes last.
+const H264_CANDIDATES: &[&str] = &["h264_nvenc", "h264_qsv", "h264_vaapi", "h264_v4l2m2m"];
+const HEVC_CANDIDATES: &[&str] = &["hevc_nvenc", "hevc_qsv", "hevc_vaapi", "hevc_v4l2m2m"];
+
+fn software_encoder(codec: Codec) -> &'static str {
+    match codec {
+        Codec::H264 => "libx264",
+        Codec::Hevc => "libx265",
+    }
+}
+
+fn native_decoder(codec: Codec) -> &'static str {
+    match codec {
+        Codec::H264 => "h264",
+        Codec::Hevc => "hevc",
+    }
+}
+
+/// The encoder chosen for one codec.
+#[derive(Debug, Clone)]
+struct EncoderChoice {
+    name: String,
+    hardware: bool,
+    /// Whether a Main 10 (P010) session opened too.
+    ten_bit: bool,
+}
+
+pub struct LavcBackend {
+    encoders: HashMap<Codec, EncoderChoice>,
+    /// Software encoder per codec, when it opens, for `require_sw` and hardware refusals.
+    software: HashMap<Codec, EncoderChoice>,
+    decoders: HashMap<Codec, String>,
+    caps: Vec<CodecSupport>,
+    report: Vec<String>,
+    render_node: Option<String>,
+    ncpu: usize,
+}
+
+/// Outcome of opening a small test session.
+fn probe_encoder(
+    name: &str,
+    codec: Codec,
+    pix_fmt: PixelFormat,
+    render_node: Option<&str>,
+    ncpu: usize,
+) -> Result<(), BackendError> {
+    let config = EncoderConfig {
+        codec,
+        geometry: FrameGeometry {
+            width: 320,
+            height: 240,
+            pix_fmt,
+        },
+        time_base: (1, 30),
+        frame_rate: Some((30, 1)),
+        options: ConfigureOptions::defaults(),
+        max_delay_frames: 8,
+    };
+    LavcEncoder::open(
+        &config,
+        &OpenParams {
+            encoder: name,
+            ncpu: ncpu.min(2),
+            render_node,
+        },
+    )
+    .map(drop)
+}
+
+fn first_render_node() -> Option<String> {
+    let mut nodes: Vec<String> = std::fs::read_dir("/dev/dri")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .filter(|p| p.contains("renderD"))
+        .collect();
+    nodes.sort();
+    nodes.into_iter().next()
+}
+
+fn is_hardware(name: &str) -> bool {
+    match Family::of(name) {
+        Family::X264 | Family::X265 => false,
+        Family::Nvenc | Family::Qsv | Family::Vaapi => true,
+        Family::Other => ffi::Codec::find_encoder(name).is_some_and(|c| c.is_hardware()),
+    }
+}
+
+fn label(name: &str, hardware: bool) -> String {
+    format!(
+        "{name} ({})",
+        if hardware { "hardware" } else { "software" }
+    )
+}
+
+impl LavcBackend {
+    /// Probes encoders and decoders. `encoder_overrides` pins the libavcodec encoder for a
+    /// codec (e.g. `(H264, "h264_vaapi")`); a pinned encoder that does not exist, is for
+    /// another codec or does not open is an error, because silently using something else
+    /// would hide a configuration mistake. Without an override the first hardware encoder
+    /// that opens a 320x240 test session wins, then libx264/libx265.
+    pub fn new(encoder_overrides: &[(Codec, String)]) -> Result<LavcBackend, BackendError> {
+        ffi::quiet_logging();
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let render_node = first_render_node();
+        let node = render_node.as_deref();
+        let mut report = Vec::new();
+        let mut encoders = HashMap::new();
+        let mut software = HashMap::new();
+        let mut decoders = HashMap::new();
+        let mut caps = Vec::new();
+
+        for codec in [Codec::H264, Codec::Hevc] {
+            let open = |name: &str, report: &mut Vec<String>| -> Option<EncoderChoice> {
+                let hardware = is_hardware(name);
+                match probe_encoder(name, codec, PixelFormat::Nv12, node, ncpu) {
+                    Ok(()) => {
+                        let ten_bit = codec == Codec::Hevc
+                            && probe_encoder(name, codec, PixelFormat::P010, node, ncpu).is_ok();
+                        report.push(format!(
+                            "{codec}: encoder {} opens{}",
+                            label(name, hardware),
+                            if ten_bit { " (nv12, p010)" } else { " (nv12)" }
+                        ));
+                        Some(EncoderChoice {
+                            name: name.to_string(),
+                            hardware,
+                            ten_bit,
+                        })
+                    }
+                    Err(e) => {
+                        report.push(format!("{codec}: encoder {name} unavailable: {e}"));
+                        None
+                    }
+                }
+            };
+
+            let sw_name = software_encoder(codec);
+            let sw = open(sw_name, &mut report);
+            let chosen = if let Some((_, name)) = encoder_overrides.iter().find(|(c, _)| *c == codec)
+            {
+                let found = ffi::Codec::find_encoder(name).ok_or_else(|| {
+                    BackendError::unsupported(
+                        "encoder",
+                        format!("{name} is not an encoder in this FFmpeg build"),
+                    )
+                })?;
+                if found.id() != ffi::codec_id(codec) {
+                    return Err(BackendError::unsupported(
+                        "encoder",
+                        format!("{name} does not encode {codec}"),
+                    ));
+                }
+                if name == sw_name {
+                    sw.clone()
+                } else {
+                    open(name, &mut report)
+                }
+                .map(|c| {
+                    report.push(format!("{codec}: using {} (chosen on the command line)", label(&c.name, c.hardware)));
+                    c
+                })
+                .ok_or_else(|| {
+                    BackendError::failed(format!(
+                        "{name} was chosen for {codec} but does not open on this machine"
+                    ))
+                })
+                .map(Some)?
+            } else {
+                let candidates = match codec {
+                    Codec::H264 => H264_CANDIDATES,
+                    Codec::Hevc => HEVC_CANDIDATES,
+                };
+                let hw = candidates
+                    .iter()
+                    .filter(|n| ffi::Codec::find_encoder(n).is_some())
+                    .filter(|n| Family::of(n) != Family::Vaapi || node.is_some())
+                    .find_map(|n| open(n, &mut report));
+                let chosen = hw.or_else(|| sw.clone());
+                match &chosen {
+                    Some(c) => report.push(format!("{codec}: using {}", label(&c.name, c.hardware))),
+                    None => report.push(format!("{codec}: no encoder available")),
+                }
+                chosen
+            };
+
+            let dec = native_decoder(codec);
+            let decodes = ffi::Codec::find_decoder(dec).is_some();
+            report.push(format!(
+                "{codec}: decoder {}",
+                if decodes {
+                    format!("{dec} (software)")
+                } else {
+                    format!("{dec} unavailable")
+                }
+            ));
+            if decodes {
+                decoders.insert(codec, dec.to_string());
+            }
+
+            let mut pix_fmts = vec![PixelFormat::Nv12];
+            if codec == Codec::Hevc && chosen.as_ref().map_or(true, |c| c.ten_bit) {
+                pix_fmts.push(PixelFormat::P010);
+            }
+            caps.push(CodecSupport {
+                codec,
+                encode: chosen.is_some(),
+                decode: decodes,
+                pix_fmts,
+                encoder_name: chosen.as_ref().map(|c| label(&c.name, c.hardware)),
+                decoder_name: decodes.then(|| format!("{dec} (software)")),
+                hardware: chosen.as_ref().is_some_and(|c| c.hardware),
+            });
+            if let Some(c) = chosen {
+                encoders.insert(codec, c);
+            }
+            if let Some(s) = sw {
+                software.insert(codec, s);
+            }
+        }
+        Ok(LavcBackend {
+            encoders,
+            software,
+            decoders,
+            caps,
+            report,
+            render_node,
+            ncpu,
+        })
+    }
+
+    /// One line per probed implementation, for `--list-codecs`.
+    pub fn probe_report(&self) -> String {
+        self.report.join("\n")
+    }
+
+    fn open_with(&self, config: &EncoderConfig, choice: &EncoderChoice) -> Result<LavcEncoder, BackendError> {
+        LavcEncoder::open(
+            config,
+            &OpenParams {
+                encoder: &choice.name,
+                ncpu: self.ncpu,
+                render_node: self.render_node.as_deref(),
+            },
+        )
+    }
+}
+
+impl Backend for LavcBackend {
+    fn name(&self) -> &str {
+        "libavcodec"
+    }
+
+    fn capabilities(&self) -> &[CodecSupport] {
+        &self.caps
+    }
+
+    fn open_encoder(&self, config: &EncoderConfig) -> Result<Box<dyn VideoEncoder>, BackendError> {
+        let codec = config.codec;
+        let chosen = self.encoders.get(&codec).ok_or_else(|| {
+            BackendError::unsupported("codec", format!("no {codec} encoder on this helper"))
+        })?;
+        let sw = self.software.get(&codec);
+        let o = &config.options;
+        let mut notes = Vec::new();
+        // VideoToolbox semantics: require_sw forces the software encoder; without allow_sw
+        // the original demands hardware, which we report rather than refuse.
+        let first = match (o.require_sw, chosen.hardware, sw) {
+            (true, true, Some(s)) => s,
+            (true, true, None) => {
+                notes.push(format!(
+                    "require_sw=1: no software {codec} encoder here; using {}",
+                    label(&chosen.name, true)
+                ));
+                chosen
+            }
+            (false, false, _) if !o.allow_sw => {
+                notes.push(format!(
+                    "allow_sw=0: no hardware {codec} encoder here; using {}",
+                    label(&chosen.name, false)
+                ));
+                chosen
+            }
+            _ => chosen,
+        };
+        let enc = match self.open_with(config, first) {
+            Ok(e) => e,
+            // A hardware encoder may refuse a configuration its test session accepted
+            // (B-frames, size, profile); fall back to software unless hardware was demanded.
+            Err(BackendError::Failed(why)) if first.hardware && sw.is_some() => {
+                let s = sw.expect("checked");
+                let e = self.open_with(config, s)?;
+                notes.push(format!(
+                    "encoder: {} refused this configuration ({why}); using {}",
+                    first.name,
+                    label(&s.name, false)
+                ));
+                e
+            }
+            Err(e) => return Err(e),
+        };
+        let mut enc = enc;
+        enc.add_warnings(notes);
+        Ok(Box::new(enc))
+    }
+
+    fn open_decoder(&self, config: &DecoderConfig) -> Result<Box<dyn VideoDecoder>, BackendError> {
+        let name = self.decoders.get(&config.codec).ok_or_else(|| {
+            BackendError::unsupported("codec", format!("no {} decoder on this helper", config.codec))
+        })?;
+        Ok(Box::new(LavcDecoder::open(config, name, self.ncpu)?))
+    }
+}
