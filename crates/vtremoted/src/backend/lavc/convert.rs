@@ -115,7 +115,11 @@ pub fn convert_plane(src: &SrcPlane<'_>, dst: &mut DstPlane<'_>) -> Result<(), B
             }
         }
         if dst.width > copy {
-            let last = rescale(src.depth.read(s, copy - 1), src.depth.bits(), dst.depth.bits());
+            let last = rescale(
+                src.depth.read(s, copy - 1),
+                src.depth.bits(),
+                dst.depth.bits(),
+            );
             for x in copy..dst.width {
                 dst.depth.write(d, x, last);
             }
@@ -131,7 +135,10 @@ pub enum SrcChroma<'a> {
 }
 
 /// Writes an interleaved CbCr destination plane (`dst.width` pairs per row).
-pub fn chroma_to_interleaved(src: &SrcChroma<'_>, dst: &mut DstPlane<'_>) -> Result<(), BackendError> {
+pub fn chroma_to_interleaved(
+    src: &SrcChroma<'_>,
+    dst: &mut DstPlane<'_>,
+) -> Result<(), BackendError> {
     let (src_w, src_rows, src_depth) = match src {
         SrcChroma::Interleaved(p) => (p.width, p.rows, p.depth),
         SrcChroma::Planar(u, v) => (u.width.min(v.width), u.rows.min(v.rows), u.depth),
@@ -152,16 +159,20 @@ pub fn chroma_to_interleaved(src: &SrcChroma<'_>, dst: &mut DstPlane<'_>) -> Res
                 }
                 for x in 0..dst.width {
                     let sx = x.min(src_w - 1);
-                    dst.depth.write(d, 2 * x, rescale(p.depth.read(s, 2 * sx), fb, tb));
-                    dst.depth.write(d, 2 * x + 1, rescale(p.depth.read(s, 2 * sx + 1), fb, tb));
+                    dst.depth
+                        .write(d, 2 * x, rescale(p.depth.read(s, 2 * sx), fb, tb));
+                    dst.depth
+                        .write(d, 2 * x + 1, rescale(p.depth.read(s, 2 * sx + 1), fb, tb));
                 }
             }
             SrcChroma::Planar(u, v) => {
                 let (su, sv) = (u.row(y, 1)?, v.row(y, 1)?);
                 for x in 0..dst.width {
                     let sx = x.min(src_w - 1);
-                    dst.depth.write(d, 2 * x, rescale(u.depth.read(su, sx), fb, tb));
-                    dst.depth.write(d, 2 * x + 1, rescale(v.depth.read(sv, sx), fb, tb));
+                    dst.depth
+                        .write(d, 2 * x, rescale(u.depth.read(su, sx), fb, tb));
+                    dst.depth
+                        .write(d, 2 * x + 1, rescale(v.depth.read(sv, sx), fb, tb));
                 }
             }
         }
@@ -185,8 +196,10 @@ pub fn interleaved_to_planar(
         let rv = &mut dv.data[y * dv.stride..y * dv.stride + dv.width * dv.depth.bytes()];
         for x in 0..du.width.min(dv.width) {
             let sx = x.min(src.width - 1);
-            du.depth.write(ru, x, rescale(src.depth.read(s, 2 * sx), fb, tb));
-            dv.depth.write(rv, x, rescale(src.depth.read(s, 2 * sx + 1), fb, tb));
+            du.depth
+                .write(ru, x, rescale(src.depth.read(s, 2 * sx), fb, tb));
+            dv.depth
+                .write(rv, x, rescale(src.depth.read(s, 2 * sx + 1), fb, tb));
         }
     }
     Ok(())
@@ -223,25 +236,61 @@ mod tests {
     fn luma_crop_pad_and_depth() {
         // 3x2 8-bit source, padded stride 4.
         let src = [10u8, 20, 30, 0, 40, 50, 60, 0];
-        let s = SrcPlane { data: &src, stride: 4, rows: 2, width: 3, depth: Depth::Eight };
+        let s = SrcPlane {
+            data: &src,
+            stride: 4,
+            rows: 2,
+            width: 3,
+            depth: Depth::Eight,
+        };
         let mut out = vec![0u8; 4 * 3 * 2];
-        let mut d = DstPlane { data: &mut out, stride: 8, rows: 3, width: 4, depth: Depth::TenHigh };
+        let mut d = DstPlane {
+            data: &mut out,
+            stride: 8,
+            rows: 3,
+            width: 4,
+            depth: Depth::TenHigh,
+        };
         convert_plane(&s, &mut d).unwrap();
-        let words: Vec<u16> = out.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]]) >> 6).collect();
-        assert_eq!(words, [40, 80, 120, 120, 160, 200, 240, 240, 160, 200, 240, 240]);
+        let words: Vec<u16> = out
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]) >> 6)
+            .collect();
+        assert_eq!(
+            words,
+            [40, 80, 120, 120, 160, 200, 240, 240, 160, 200, 240, 240]
+        );
     }
 
     #[test]
     fn missing_last_chroma_row_is_repeated() {
         // Two pairs per row, one row given, two wanted.
         let src = [1u8, 2, 3, 4];
-        let s = SrcPlane { data: &src, stride: 4, rows: 1, width: 2, depth: Depth::Eight };
+        let s = SrcPlane {
+            data: &src,
+            stride: 4,
+            rows: 1,
+            width: 2,
+            depth: Depth::Eight,
+        };
         let mut u = vec![0u8; 4];
         let mut v = vec![0u8; 4];
         interleaved_to_planar(
             &s,
-            &mut DstPlane { data: &mut u, stride: 2, rows: 2, width: 2, depth: Depth::Eight },
-            &mut DstPlane { data: &mut v, stride: 2, rows: 2, width: 2, depth: Depth::Eight },
+            &mut DstPlane {
+                data: &mut u,
+                stride: 2,
+                rows: 2,
+                width: 2,
+                depth: Depth::Eight,
+            },
+            &mut DstPlane {
+                data: &mut v,
+                stride: 2,
+                rows: 2,
+                width: 2,
+                depth: Depth::Eight,
+            },
         )
         .unwrap();
         assert_eq!(u, [1, 3, 1, 3]);
@@ -252,15 +301,39 @@ mod tests {
     fn planar_ten_bit_to_p010_and_nv12() {
         let u = 512u16.to_le_bytes();
         let v = 1020u16.to_le_bytes();
-        let su = SrcPlane { data: &u, stride: 2, rows: 1, width: 1, depth: Depth::TenLow };
-        let sv = SrcPlane { data: &v, stride: 2, rows: 1, width: 1, depth: Depth::TenLow };
+        let su = SrcPlane {
+            data: &u,
+            stride: 2,
+            rows: 1,
+            width: 1,
+            depth: Depth::TenLow,
+        };
+        let sv = SrcPlane {
+            data: &v,
+            stride: 2,
+            rows: 1,
+            width: 1,
+            depth: Depth::TenLow,
+        };
         let mut out = vec![0u8; 4];
-        let mut d = DstPlane { data: &mut out, stride: 4, rows: 1, width: 1, depth: Depth::TenHigh };
+        let mut d = DstPlane {
+            data: &mut out,
+            stride: 4,
+            rows: 1,
+            width: 1,
+            depth: Depth::TenHigh,
+        };
         chroma_to_interleaved(&SrcChroma::Planar(su, sv), &mut d).unwrap();
         assert_eq!(u16::from_le_bytes([out[0], out[1]]), 512 << 6);
         assert_eq!(u16::from_le_bytes([out[2], out[3]]), 1020 << 6);
         let mut out8 = vec![0u8; 2];
-        let mut d8 = DstPlane { data: &mut out8, stride: 2, rows: 1, width: 1, depth: Depth::Eight };
+        let mut d8 = DstPlane {
+            data: &mut out8,
+            stride: 2,
+            rows: 1,
+            width: 1,
+            depth: Depth::Eight,
+        };
         chroma_to_interleaved(&SrcChroma::Planar(su, sv), &mut d8).unwrap();
         assert_eq!(out8, [128, 255]);
     }

@@ -8,9 +8,7 @@ use vtremote_proto::{FrameGeometry, PixelFormat};
 use super::convert::{self, Depth, DstPlane, SrcChroma, SrcPlane};
 use super::encoder::media_codec;
 use super::ffi::{self, CodecContext, Frame, Packet};
-use crate::backend::{
-    BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder,
-};
+use crate::backend::{BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder};
 
 pub struct LavcDecoder {
     ctx: CodecContext,
@@ -27,7 +25,10 @@ pub struct LavcDecoder {
 impl LavcDecoder {
     pub fn open(config: &DecoderConfig, decoder: &str, ncpu: usize) -> Result<Self, BackendError> {
         let codec = ffi::Codec::find_decoder(decoder).ok_or_else(|| {
-            BackendError::unsupported("codec", format!("no {decoder} decoder in this FFmpeg build"))
+            BackendError::unsupported(
+                "codec",
+                format!("no {decoder} decoder in this FFmpeg build"),
+            )
         })?;
         let mut ctx = CodecContext::new(codec)?;
         // libavcodec takes Annex B or avcC/hvcC; normalising to Annex B also strips a box
@@ -99,7 +100,10 @@ impl LavcDecoder {
         let f = self.frame.get();
         let (fw, fh) = (f.width.max(0) as usize, f.height.max(0) as usize);
         if fw == 0 || fh == 0 {
-            return Err(BackendError::failed(format!("{}: empty picture", self.name)));
+            return Err(BackendError::failed(format!(
+                "{}: empty picture",
+                self.name
+            )));
         }
         let (cw, ch) = (fw.div_ceil(2), fh.div_ceil(2));
         // Compared as integers: `format` may hold a value newer than these bindings know.
@@ -123,7 +127,13 @@ impl LavcDecoder {
             let (data, stride) = self.frame.plane(i, rows).ok_or_else(|| {
                 BackendError::failed(format!("{}: picture plane {i} is missing", self.name))
             })?;
-            Ok(SrcPlane { data, stride, rows, width, depth })
+            Ok(SrcPlane {
+                data,
+                stride,
+                rows,
+                width,
+                depth,
+            })
         };
         let y = plane(0, fh, fw)?;
         let chroma = if semi {
@@ -184,8 +194,13 @@ impl VideoDecoder for LavcDecoder {
         if packet.data.is_empty() {
             return Ok(());
         }
-        self.pkt
-            .fill(packet.data, packet.pts, packet.dts, packet.duration, packet.keyframe)?;
+        self.pkt.fill(
+            packet.data,
+            packet.pts,
+            packet.dts,
+            packet.duration,
+            packet.keyframe,
+        )?;
         self.durations.insert(packet.pts, packet.duration);
         loop {
             let r = self.ctx.send_packet(Some(&self.pkt));

@@ -173,11 +173,18 @@ impl LavcEncoder {
 
         let hw = if hw_input {
             let node = params.render_node.ok_or_else(|| {
-                BackendError::unsupported("encoder", format!("{encoder} needs a /dev/dri render node"))
+                BackendError::unsupported(
+                    "encoder",
+                    format!("{encoder} needs a /dev/dri render node"),
+                )
             })?;
             let device = BufferRef::vaapi_device(node)?;
-            let frames =
-                BufferRef::vaapi_frames(&device, av_format(input), g.width as i32, g.height as i32)?;
+            let frames = BufferRef::vaapi_frames(
+                &device,
+                av_format(input),
+                g.width as i32,
+                g.height as i32,
+            )?;
             ctx.set_hw_frames(&frames)?;
             ctx.raw().pix_fmt = ff::AVPixelFormat::AV_PIX_FMT_VAAPI;
             Some((frames, Frame::new()?))
@@ -192,9 +199,9 @@ impl LavcEncoder {
         let extradata = if annexb.is_empty() {
             Vec::new()
         } else {
-            vtremote_media::extradata::to_record(media_codec(config.codec), annexb).map_err(|e| {
-                BackendError::failed(format!("{encoder} parameter sets do not parse: {e}"))
-            })?
+            vtremote_media::extradata::to_record(media_codec(config.codec), annexb).map_err(
+                |e| BackendError::failed(format!("{encoder} parameter sets do not parse: {e}")),
+            )?
         };
         if extradata.is_empty() {
             return Err(BackendError::failed(format!(
@@ -246,21 +253,45 @@ impl LavcEncoder {
             let (data, stride) = self.frame.plane_mut(0, h);
             convert::convert_plane(
                 &ysrc,
-                &mut DstPlane { data, stride, rows: h, width: w, depth: ydepth },
+                &mut DstPlane {
+                    data,
+                    stride,
+                    rows: h,
+                    width: w,
+                    depth: ydepth,
+                },
             )?;
         }
         if semi {
             let (data, stride) = self.frame.plane_mut(1, ch);
             convert::chroma_to_interleaved(
                 &convert::SrcChroma::Interleaved(csrc),
-                &mut DstPlane { data, stride, rows: ch, width: cw, depth: ydepth },
+                &mut DstPlane {
+                    data,
+                    stride,
+                    rows: ch,
+                    width: cw,
+                    depth: ydepth,
+                },
             )?;
         } else {
             let [_, (ud, us), (vd, vs)] = self.frame.planes_mut([h, ch, ch]);
             convert::interleaved_to_planar(
                 &csrc,
-                &mut DstPlane { data: ud, stride: us, rows: ch, width: cw, depth: ydepth },
-                &mut DstPlane { data: vd, stride: vs, rows: ch, width: cw, depth: ydepth },
+                &mut DstPlane {
+                    data: ud,
+                    stride: us,
+                    rows: ch,
+                    width: cw,
+                    depth: ydepth,
+                },
+                &mut DstPlane {
+                    data: vd,
+                    stride: vs,
+                    rows: ch,
+                    width: cw,
+                    depth: ydepth,
+                },
             )?;
         }
         Ok(())
@@ -284,7 +315,11 @@ impl LavcEncoder {
             let duration = self.durations.remove(&pts).unwrap_or(dur.max(0));
             // libavcodec already gives strictly increasing dts ≤ pts; this only guards the
             // protocol invariant against an encoder that does not.
-            let mut dts = if raw_dts == ff::AV_NOPTS_VALUE { pts } else { raw_dts.min(pts) };
+            let mut dts = if raw_dts == ff::AV_NOPTS_VALUE {
+                pts
+            } else {
+                raw_dts.min(pts)
+            };
             if let Some(last) = self.last_dts {
                 if dts <= last {
                     dts = last + 1;
@@ -387,7 +422,11 @@ fn apply_plan(
     // A forced keyframe must be a sync sample (IDR), not a plain I picture.
     private.push(("forced-idr", "1".into(), None));
     if let Some(params) = plan.params_string() {
-        let key = if Family::of(encoder) == Family::X265 { "x265-params" } else { "x264-params" };
+        let key = if Family::of(encoder) == Family::X265 {
+            "x265-params"
+        } else {
+            "x264-params"
+        };
         private.push((key, params, None));
     }
     for (key, value, origin) in private {
@@ -418,7 +457,11 @@ impl VideoEncoder for LavcEncoder {
         &self.name
     }
 
-    fn encode(&mut self, raw: &RawFrame<'_>, out: &mut Vec<EncodedPacket>) -> Result<(), BackendError> {
+    fn encode(
+        &mut self,
+        raw: &RawFrame<'_>,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), BackendError> {
         if self.flushed {
             return Err(BackendError::failed("encode after flush"));
         }

