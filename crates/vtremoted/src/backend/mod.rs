@@ -10,6 +10,11 @@ use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
 pub mod lavc;
 #[cfg(any(target_os = "macos", feature = "vt-typecheck"))]
 pub mod videotoolbox;
+// The VideoToolbox backend's platform-neutral halves are built (and unit-tested) everywhere.
+#[path = "videotoolbox/options_table.rs"]
+pub mod vt_options;
+#[path = "videotoolbox/osstatus.rs"]
+pub mod vt_osstatus;
 
 /// Why a backend refused or failed. `Unsupported` becomes ERROR 3 (the client asked for
 /// something this helper cannot do), `Failed` becomes ERROR 5.
