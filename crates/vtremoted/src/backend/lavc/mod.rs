@@ -179,24 +179,21 @@ impl LavcBackend {
                             format!("{name} does not encode {codec}"),
                         ));
                     }
-                    if name == sw_name {
+                    let choice = if name == sw_name {
                         sw.clone()
                     } else {
                         open(name, &mut report)
-                    }
-                    .map(|c| {
-                        report.push(format!(
-                            "{codec}: using {} (chosen on the command line)",
-                            label(&c.name, c.hardware)
-                        ));
-                        c
-                    })
-                    .ok_or_else(|| {
+                    };
+                    let c = choice.ok_or_else(|| {
                         BackendError::failed(format!(
                             "{name} was chosen for {codec} but does not open on this machine"
                         ))
-                    })
-                    .map(Some)?
+                    })?;
+                    report.push(format!(
+                        "{codec}: using {} (chosen on the command line)",
+                        label(&c.name, c.hardware)
+                    ));
+                    Some(c)
                 } else {
                     let candidates = match codec {
                         Codec::H264 => H264_CANDIDATES,
@@ -232,7 +229,7 @@ impl LavcBackend {
             }
 
             let mut pix_fmts = vec![PixelFormat::Nv12];
-            if codec == Codec::Hevc && chosen.as_ref().map_or(true, |c| c.ten_bit) {
+            if codec == Codec::Hevc && !matches!(&chosen, Some(c) if !c.ten_bit) {
                 pix_fmts.push(PixelFormat::P010);
             }
             caps.push(CodecSupport {

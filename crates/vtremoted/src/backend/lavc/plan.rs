@@ -292,7 +292,7 @@ pub fn plan(
             "H.264 encoding takes nv12 only; 10-bit p010 needs HEVC (Main 10)",
         ));
     }
-    if family.software() && (g.width % 2 != 0 || g.height % 2 != 0) {
+    if family.software() && ((g.width | g.height) & 1 == 1) {
         return Err(BackendError::unsupported(
             "size",
             format!(
