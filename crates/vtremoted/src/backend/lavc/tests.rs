@@ -521,3 +521,30 @@ fn lavc_backend_probes_software_encoders() {
     let bogus = LavcBackend::new(&[(Codec::H264, "libx265".to_string())]);
     assert!(matches!(bogus, Err(BackendError::Unsupported { .. })));
 }
+
+/// Throughput figure for the report, not a timed test:
+/// `cargo test -p vtremoted --release --lib lavc_bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark; run explicitly in release mode"]
+fn lavc_bench_1080p_x264_nv12() {
+    let mut c = config(Codec::H264, PixelFormat::Nv12, |o| o.bitrate = 6_000_000);
+    c.geometry = FrameGeometry::new(1920, 1080, PixelFormat::Nv12).unwrap();
+    let pictures: Vec<Picture> = (0..8).map(|i| picture(&c.geometry, i, false)).collect();
+    let mut enc = open(&c, "libx264").unwrap();
+    let mut out = Vec::new();
+    let n = 240;
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let p = &pictures[i % pictures.len()];
+        enc.encode(&raw(p, &c.geometry, i as i64, i == 0, None), &mut out)
+            .unwrap();
+    }
+    enc.flush(&mut out).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(out.len(), n);
+    println!(
+        "libx264 1080p nv12 (veryfast, {} threads available): {n} frames in {secs:.2} s = {:.1} fps",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n as f64 / secs
+    );
+}
