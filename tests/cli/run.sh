@@ -25,10 +25,17 @@ port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print
 err="$("$BIN/vtremote" probe "127.0.0.1:$port" 2>&1)" && fail "refused port accepted"
 grep -q "connection refused" <<<"$err" || fail "refused message: $err"
 pass "probe: refused port"
-python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1 &
+# A server that speaks first with something else (an SSH banner, say).
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+for _ in range(4):
+    c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n"); time.sleep(0.5); c.close()
+' "$port" &
 HTTP_PID=$!
 sleep 0.5
-err="$(timeout 20 "$BIN/vtremote" probe "127.0.0.1:$port" --timeout-ms 2000 2>&1)" && fail "http server accepted as vtremote"
+err="$(timeout 20 "$BIN/vtremote" probe "127.0.0.1:$port" --timeout-ms 2000 2>&1)" && fail "ssh banner accepted as vtremote"
 grep -qi "not a vtremote server" <<<"$err" || fail "non-vtremote message: $err"
 pass "probe: not a vtremote server"
 err="$("$BIN/vtremote" probe "no-such-host.invalid:5555" 2>&1)" && fail "bad host accepted"
@@ -37,7 +44,7 @@ pass "probe: unresolvable host"
 
 # encode/decode round trips, checked against the system ffmpeg
 psnr() { # ref.yuv test.yuv pixfmt size -> average PSNR
-  ffmpeg -v error -f rawvideo -pix_fmt "$3" -s "$4" -i "$2" -f rawvideo -pix_fmt "$3" -s "$4" -i "$1" \
+  ffmpeg -hide_banner -v info -f rawvideo -pix_fmt "$3" -s "$4" -i "$2" -f rawvideo -pix_fmt "$3" -s "$4" -i "$1" \
     -lavfi psnr -f null - 2>&1 | sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -n1
 }
 for case in "h264 nv12 zstd" "hevc nv12 lz4" "hevc p010 none"; do

@@ -162,7 +162,7 @@ fn hello(
         "sending HELLO",
     )
     .map_err(|e| with_timeout_ms(e, ms))?;
-    let msg = read_message(stream, &Limits::default(), host, "waiting for HELLO_ACK", None)
+    let msg = read_message(stream, &Limits::default(), host, "waiting for HELLO_ACK (is it a vtremote server?)", None)
         .map_err(|e| match e {
             ClientError::Protocol {
                 source: vtremote_proto::ProtoError::BadMagic(_),

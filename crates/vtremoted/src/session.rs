@@ -411,6 +411,8 @@ enum Input {
 enum Output {
     Bytes(Vec<u8>),
     Picture(DecodedFrame),
+    /// Nothing follows: the reader's PONG sender may outlive the session's last message.
+    End,
 }
 
 #[derive(Default)]
@@ -560,6 +562,7 @@ fn spawn_writer(
             let mut scratch = Vec::new();
             for out in from_codec {
                 let bytes: &[u8] = match &out {
+                    Output::End => return,
                     Output::Bytes(b) => b,
                     Output::Picture(f) => {
                         wire.clear();
@@ -652,6 +655,7 @@ fn stream_session(
 
     let result = codec_loop(&mut engine, &in_rx, &out_tx, stats, &writer_failed, ctx);
     // Let the writer finish everything queued (DONE included) before closing our side.
+    let _ = out_tx.send(Output::End);
     drop(out_tx);
     let _ = writer.join();
     stats.bytes_in += counters.bytes_in.load(Ordering::Relaxed);

@@ -27,11 +27,25 @@ fn recv(s: &mut TcpStream) -> Message {
     Message::decode(h.ty, p).unwrap()
 }
 
-fn handshake(addr: std::net::SocketAddr, codec: &str, configure: Configure) -> (TcpStream, Message) {
+fn handshake(
+    addr: std::net::SocketAddr,
+    codec: &str,
+    configure: Configure,
+) -> (TcpStream, Message) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap(); // vt_remote_timeout_ms default
-    send(&mut s, &Message::Hello(Hello { token: String::new(), codec: codec.into(), client_name: "ffmpeg-vtremote".into(), client_build: "8.0.git".into() }));
-    let Message::HelloAck(ack) = recv(&mut s) else { panic!("HELLO_ACK") };
+    send(
+        &mut s,
+        &Message::Hello(Hello {
+            token: String::new(),
+            codec: codec.into(),
+            client_name: "ffmpeg-vtremote".into(),
+            client_build: "8.0.git".into(),
+        }),
+    );
+    let Message::HelloAck(ack) = recv(&mut s) else {
+        panic!("HELLO_ACK")
+    };
     assert_eq!(ack.status.code(), 0);
     send(&mut s, &Message::Configure(configure));
     let ack = recv(&mut s);
@@ -51,7 +65,10 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
         ("flags", "4194304".to_string()),
         ("entropy", "0".to_string()),
         ("realtime", "0".to_string()),
-        ("a53_cc", if codec == "h264" { "1" } else { "0" }.to_string()),
+        (
+            "a53_cc",
+            if codec == "h264" { "1" } else { "0" }.to_string(),
+        ),
     ]);
     if codec == "hevc" {
         options.push(("max_slice_bytes", "0".into()));
@@ -62,19 +79,28 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
         pix_fmt: fmt.wire_code(),
         time_base: (1, 25),
         framerate: (25, 1),
-        options: options.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        options: options
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         extradata: vec![],
     };
     let (mut s, ack) = handshake(d.addr, codec, configure);
-    let Message::ConfigureAck(ack) = ack else { panic!("CONFIGURE_ACK, got {ack:?}") };
+    let Message::ConfigureAck(ack) = ack else {
+        panic!("CONFIGURE_ACK, got {ack:?}")
+    };
     assert_eq!(ack.status, 0);
     assert_eq!(ack.pix_fmt, fmt.wire_code());
     // The original client converts this avcC/hvcC to Annex B; it needs ≥ 23 bytes for HEVC.
-    assert!(ack.extradata.len() >= 7 && ack.extradata[0] == 1, "a configuration record");
+    assert!(
+        ack.extradata.len() >= 7 && ack.extradata[0] == 1,
+        "a configuration record"
+    );
     if codec == "hevc" {
         assert!(ack.extradata.len() >= 23);
     }
-    let mut compressor = PlaneCompressor::new(WireCompression::from_code(wc as i64).unwrap()).unwrap();
+    let mut compressor =
+        PlaneCompressor::new(WireCompression::from_code(wc as i64).unwrap()).unwrap();
     let frames = 40u32;
     let window = 16;
     let mut in_flight = 0;
@@ -91,18 +117,36 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
                 let mut v = vec![0u8; linesize(p) * rows[p]];
                 for r in 0..rows[p] {
                     let rb = g.row_bytes(p);
-                    v[r * linesize(p)..r * linesize(p) + rb].copy_from_slice(&pic[base + r * rb..base + (r + 1) * rb]);
+                    v[r * linesize(p)..r * linesize(p) + rb]
+                        .copy_from_slice(&pic[base + r * rb..base + (r + 1) * rb]);
                 }
                 v
             })
             .collect();
         // The original sends linesize as stride with the padding included: build that
         // by declaring row_bytes = stride.
-        let sources = [0, 1].map(|p| PlaneSource { data: &planes[p], stride: linesize(p), row_bytes: linesize(p), rows: rows[p] });
+        let sources = [0, 1].map(|p| PlaneSource {
+            data: &planes[p],
+            stride: linesize(p),
+            row_bytes: linesize(p),
+            rows: rows[p],
+        });
         let mut bytes = Vec::new();
-        encode_frame(&mut bytes, n as i64, 1, 0, &sources, &[], &mut compressor, &mut Vec::new()).unwrap();
+        encode_frame(
+            &mut bytes,
+            n as i64,
+            1,
+            0,
+            &sources,
+            &[],
+            &mut compressor,
+            &mut Vec::new(),
+        )
+        .unwrap();
         if in_flight >= window {
-            let Message::Packet(p) = recv(&mut s) else { panic!("PACKET") };
+            let Message::Packet(p) = recv(&mut s) else {
+                panic!("PACKET")
+            };
             packets.push(p);
             in_flight -= 1;
         }
@@ -130,7 +174,11 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
         assert!(w[1].dts > w[0].dts);
     }
     // Decodable: Annex B parameter sets from the record + packets.
-    let mcodec = if codec == "h264" { vtremote_media::Codec::H264 } else { vtremote_media::Codec::Hevc };
+    let mcodec = if codec == "h264" {
+        vtremote_media::Codec::H264
+    } else {
+        vtremote_media::Codec::Hevc
+    };
     let mut stream = vtremote_media::extradata::to_annexb(mcodec, &ack.extradata).unwrap();
     for p in &packets {
         stream.extend_from_slice(&p.data);
@@ -176,7 +224,9 @@ fn original_client_lock_step_decode_gets_a_frame_per_packet() {
     std::fs::write(&raw, &all).unwrap();
     let h264 = dir.join("in.h264");
     let st = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "nv12", "-s", "320x240", "-i"])
+        .args([
+            "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "nv12", "-s", "320x240", "-i",
+        ])
         .arg(&raw)
         .args(["-c:v", "libx264", "-bf", "0", "-g", "10"])
         .arg(&h264)
@@ -192,12 +242,20 @@ fn original_client_lock_step_decode_gets_a_frame_per_packet() {
     for nal in vtremote_media::annexb::nal_units(&data) {
         let ty = nal[0] & 0x1f;
         if matches!(ty, 1 | 5 | 7) && cur.iter().any(|&(t, _): &(u8, &[u8])| t == 1 || t == 5) {
-            aus.push(cur.iter().flat_map(|(_, n): &(u8, &[u8])| [&[0u8, 0, 0, 1][..], n].concat()).collect());
+            aus.push(
+                cur.iter()
+                    .flat_map(|(_, n): &(u8, &[u8])| [&[0u8, 0, 0, 1][..], n].concat())
+                    .collect(),
+            );
             cur.clear();
         }
         cur.push((ty, nal));
     }
-    aus.push(cur.iter().flat_map(|(_, n)| [&[0u8, 0, 0, 1][..], n].concat()).collect());
+    aus.push(
+        cur.iter()
+            .flat_map(|(_, n)| [&[0u8, 0, 0, 1][..], n].concat())
+            .collect(),
+    );
     assert_eq!(aus.len(), 20);
     let extradata: Vec<u8> = aus[0][..].to_vec();
     let configure = Configure {
@@ -206,7 +264,10 @@ fn original_client_lock_step_decode_gets_a_frame_per_packet() {
         pix_fmt: 1,
         time_base: (0, 1),
         framerate: (0, 0),
-        options: vec![("mode".into(), "decode".into()), ("wire_compression".into(), "2".into())],
+        options: vec![
+            ("mode".into(), "decode".into()),
+            ("wire_compression".into(), "2".into()),
+        ],
         extradata,
     };
     let (mut s, ack) = handshake(d.addr, "h264", configure);
@@ -214,10 +275,21 @@ fn original_client_lock_step_decode_gets_a_frame_per_packet() {
     let mut dec = PlaneDecompressor::new(WireCompression::Zstd).unwrap();
     let mut frames = 0;
     for (n, au) in aus.iter().enumerate() {
-        send(&mut s, &Message::Packet(Packet { pts: n as i64, dts: n as i64, duration: 0, flags: 0, data: au.clone() }));
+        send(
+            &mut s,
+            &Message::Packet(Packet {
+                pts: n as i64,
+                dts: n as i64,
+                duration: 0,
+                flags: 0,
+                data: au.clone(),
+            }),
+        );
         // Lock-step: one FRAME per PACKET, promptly (the original waits up to 5 s otherwise).
         let t0 = std::time::Instant::now();
-        let Message::Frame(f) = recv(&mut s) else { panic!("FRAME") };
+        let Message::Frame(f) = recv(&mut s) else {
+            panic!("FRAME")
+        };
         assert!(t0.elapsed() < Duration::from_secs(2), "answered promptly");
         assert_eq!(f.pts, n as i64);
         check_frame(&f, &g, &mut dec);
@@ -232,7 +304,9 @@ fn check_frame(f: &Frame, g: &FrameGeometry, dec: &mut PlaneDecompressor) {
     // The original client copies `rows` rows into a frame of the configured size: the
     // daemon must never send more than the configured geometry.
     let mut scratch = [Vec::new(), Vec::new()];
-    let planes = f.unpack(g, dec, &mut scratch).expect("planes fit the configured geometry");
+    let planes = f
+        .unpack(g, dec, &mut scratch)
+        .expect("planes fit the configured geometry");
     assert_eq!(planes[0].rows, 240);
     assert_eq!(planes[1].rows, 120);
 }
