@@ -124,7 +124,7 @@ impl LavcDecoder {
             )));
         };
         let plane = |i: usize, rows: usize, width: usize| -> Result<SrcPlane<'_>, BackendError> {
-            let (data, stride) = self.frame.plane(i, rows).ok_or_else(|| {
+            let (data, stride) = self.frame.plane(i).ok_or_else(|| {
                 BackendError::failed(format!("{}: picture plane {i} is missing", self.name))
             })?;
             Ok(SrcPlane {

@@ -250,7 +250,7 @@ impl LavcEncoder {
             InputLayout::Yuv420p10 => (Depth::TenLow, false),
         };
         {
-            let (data, stride) = self.frame.plane_mut(0, h);
+            let (data, stride) = self.frame.plane_mut(0);
             convert::convert_plane(
                 &ysrc,
                 &mut DstPlane {
@@ -263,7 +263,7 @@ impl LavcEncoder {
             )?;
         }
         if semi {
-            let (data, stride) = self.frame.plane_mut(1, ch);
+            let (data, stride) = self.frame.plane_mut(1);
             convert::chroma_to_interleaved(
                 &convert::SrcChroma::Interleaved(csrc),
                 &mut DstPlane {
@@ -275,7 +275,7 @@ impl LavcEncoder {
                 },
             )?;
         } else {
-            let [_, (ud, us), (vd, vs)] = self.frame.planes_mut([h, ch, ch]);
+            let [_, (ud, us), (vd, vs)] = self.frame.planes_mut();
             convert::interleaved_to_planar(
                 &csrc,
                 &mut DstPlane {

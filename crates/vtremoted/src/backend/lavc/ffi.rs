@@ -305,45 +305,57 @@ impl Frame {
         Ok(())
     }
 
-    /// Plane `i` as a mutable byte slice of `rows` rows at the frame's stride.
-    pub fn plane_mut(&mut self, i: usize, rows: usize) -> (&mut [u8], usize) {
-        let f = self.get();
-        let stride = f.linesize[i] as usize;
-        let len = stride * rows;
-        // SAFETY: av_frame_get_buffer allocated at least `linesize * plane height` bytes for
-        // plane `i`; callers pass the plane's row count, and we hold the only reference
-        // (made writable in alloc_picture).
-        let s = unsafe { std::slice::from_raw_parts_mut(f.data[i], len) };
-        (s, stride)
+    /// Rows of plane `i` for the 4:2:0 layouts this backend uses (luma full height, chroma
+    /// rounded up). For any other layout (4:2:2, 4:4:4) this never overstates a plane.
+    fn plane_rows(&self, i: usize) -> usize {
+        let h = self.get().height.max(0) as usize;
+        if i == 0 {
+            h
+        } else {
+            h.div_ceil(2)
+        }
     }
 
-    /// The three planes of a planar picture at once (disjoint mutable slices).
-    pub fn planes_mut(&mut self, rows: [usize; 3]) -> [(&mut [u8], usize); 3] {
+    /// Plane `i` (< 3) of a picture allocated by `alloc_picture`, with its stride.
+    pub fn plane_mut(&mut self, i: usize) -> (&mut [u8], usize) {
+        let [a, b, c] = self.planes_mut();
+        match i {
+            0 => a,
+            1 => b,
+            _ => c,
+        }
+    }
+
+    /// All three plane slots at once (disjoint mutable slices; empty for absent planes).
+    pub fn planes_mut(&mut self) -> [(&mut [u8], usize); 3] {
+        let rows = [self.plane_rows(0), self.plane_rows(1), self.plane_rows(2)];
         let f = self.get();
         let (data, linesize) = (f.data, f.linesize);
-        // SAFETY: av_frame_get_buffer allocated each plane with at least `linesize * rows`
-        // bytes (callers pass each plane's row count); the planes do not overlap, and we
-        // hold the only reference to the frame buffers.
-        let plane = |i: usize| unsafe {
+        let plane = |i: usize| -> (&mut [u8], usize) {
+            if data[i].is_null() || linesize[i] <= 0 {
+                return (&mut [], 0);
+            }
             let stride = linesize[i] as usize;
-            (
-                std::slice::from_raw_parts_mut(data[i], stride * rows[i]),
-                stride,
-            )
+            // SAFETY: the frame's buffers were allocated for its own format and height, so
+            // plane `i` holds at least `linesize * rows` bytes (rows never overstated, see
+            // plane_rows); distinct planes do not overlap, and `&mut self` plus
+            // av_frame_make_writable in alloc_picture make this the only reference.
+            let s = unsafe { std::slice::from_raw_parts_mut(data[i], stride * rows[i]) };
+            (s, stride)
         };
         [plane(0), plane(1), plane(2)]
     }
 
-    /// Plane `i` of a decoded frame, `rows` rows; `None` when the stride is negative.
-    pub fn plane(&self, i: usize, rows: usize) -> Option<(&[u8], usize)> {
+    /// Plane `i` of a decoded frame; `None` when absent or stored bottom-up.
+    pub fn plane(&self, i: usize) -> Option<(&[u8], usize)> {
         let f = self.get();
         if f.data[i].is_null() || f.linesize[i] <= 0 {
             return None;
         }
         let stride = f.linesize[i] as usize;
-        // SAFETY: the decoder gave us a frame whose plane `i` has `rows` rows of `linesize`
-        // bytes (callers derive `rows` from the frame's own height and format).
-        let s = unsafe { std::slice::from_raw_parts(f.data[i], stride * rows) };
+        // SAFETY: as in planes_mut: the decoder allocated this plane for the frame's own
+        // format and height, which plane_rows never overstates; the slice borrows `self`.
+        let s = unsafe { std::slice::from_raw_parts(f.data[i], stride * self.plane_rows(i)) };
         Some((s, stride))
     }
 

@@ -2,8 +2,9 @@
 //! (NVENC, QSV, VAAPI, V4L2 M2M, then libx264/libx265), decode through FFmpeg's native
 //! decoders.
 //!
-//! All `unsafe` code of the backend lives in `ffi.rs` (plus two small, commented blocks in
-//! the session files); everything else is safe Rust over the wrappers there.
+//! All `unsafe` code of the backend lives in `ffi.rs`, behind owning wrappers; the session
+//! files, the option mapping (`plan.rs`) and the pixel conversions (`convert.rs`) are safe
+//! Rust.
 
 mod convert;
 mod decoder;
