@@ -162,7 +162,7 @@ fn parse_bitrate(s: &str) -> Result<u64, String> {
     let v: f64 = num
         .parse()
         .map_err(|_| format!("bad bitrate {s:?} (e.g. 6M, 2500k)"))?;
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(format!("bitrate {s:?} must be positive"));
     }
     Ok((v * mult) as u64)
@@ -426,7 +426,7 @@ fn decode(
     );
     let mut progress = Progress::new();
     let mut frames = 0u64;
-    let mut write_frame = |f: vtremote_client::OutputFrame| -> Result<()> {
+    let write_frame = |out: &mut BufWriter<File>, f: vtremote_client::OutputFrame| -> Result<()> {
         out.write_all(&f.planes[0])?;
         out.write_all(&f.planes[1])?;
         Ok(())
@@ -444,7 +444,7 @@ fn decode(
                 Ok(()) => break,
                 Err(ClientError::WouldBlock) => {
                     if let Received::Item(f) = session.receive_frame()? {
-                        write_frame(f)?;
+                        write_frame(&mut out, f)?;
                         frames += 1;
                     }
                 }
@@ -452,7 +452,7 @@ fn decode(
             }
         }
         while let Received::Item(f) = session.receive_frame()? {
-            write_frame(f)?;
+            write_frame(&mut out, f)?;
             frames += 1;
         }
         let st = session.stats();
@@ -462,14 +462,13 @@ fn decode(
     loop {
         match session.receive_frame()? {
             Received::Item(f) => {
-                write_frame(f)?;
+                write_frame(&mut out, f)?;
                 frames += 1;
             }
             Received::Eof => break,
             Received::Again => {}
         }
     }
-    drop(write_frame);
     out.flush()?;
     progress.finish();
     eprintln!(

@@ -423,17 +423,28 @@ struct WireCounters {
     wire_picture: AtomicU64,
 }
 
-fn spawn_reader(
-    mut stream: TcpStream,
+/// What the negotiated session looks like, as the reader needs it.
+struct StreamShape {
     mode: Mode,
     geometry: FrameGeometry,
     compression: WireCompression,
     idle: Duration,
+}
+
+fn spawn_reader(
+    mut stream: TcpStream,
+    shape: StreamShape,
     counters: Arc<WireCounters>,
     draining: Arc<AtomicBool>,
     to_codec: SyncSender<Input>,
     to_writer: SyncSender<Output>,
 ) -> std::io::Result<JoinHandle<()>> {
+    let StreamShape {
+        mode,
+        geometry,
+        compression,
+        idle,
+    } = shape;
     std::thread::Builder::new()
         .name("vtremoted-reader".into())
         .spawn(move || {
@@ -633,10 +644,12 @@ fn stream_session(
         |e: std::io::Error| SessionError::reply(ErrorCode::Internal, format!("thread: {e}"));
     let reader = spawn_reader(
         clone()?,
-        mode,
-        geometry,
-        compression,
-        ctx.idle_timeout,
+        StreamShape {
+            mode,
+            geometry,
+            compression,
+            idle: ctx.idle_timeout,
+        },
         counters.clone(),
         draining.clone(),
         in_tx,
