@@ -1,7 +1,5 @@
 //! One libavcodec decode session (native h264/hevc decoders).
 
-use std::collections::HashMap;
-
 use ffmpeg_sys_next as ff;
 use vtremote_proto::{FrameGeometry, PixelFormat};
 
@@ -17,8 +15,7 @@ pub struct LavcDecoder {
     geometry: FrameGeometry,
     frame: Frame,
     pkt: Packet,
-    /// Packet durations by pts (frame duration fields differ between FFmpeg versions).
-    durations: HashMap<i64, i64>,
+    durations: super::Durations,
     flushed: bool,
 }
 
@@ -62,7 +59,7 @@ impl LavcDecoder {
             geometry: config.geometry,
             frame: Frame::new()?,
             pkt: Packet::new()?,
-            durations: HashMap::new(),
+            durations: super::Durations::default(),
             flushed: false,
         })
     }
@@ -88,7 +85,7 @@ impl LavcDecoder {
             self.frame.unref();
             out.push(DecodedFrame {
                 pts,
-                duration: self.durations.remove(&pts).unwrap_or(0),
+                duration: self.durations.take(pts).unwrap_or(0),
                 planes,
             });
         }

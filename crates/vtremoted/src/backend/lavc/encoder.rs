@@ -1,7 +1,5 @@
 //! One libavcodec encode session.
 
-use std::collections::HashMap;
-
 use ffmpeg_sys_next as ff;
 use vtremote_proto::{Codec, PixelFormat};
 
@@ -23,9 +21,7 @@ pub struct LavcEncoder {
     /// VAAPI: the surface pool and the frame uploaded into it.
     hw: Option<(BufferRef, Frame)>,
     pkt: Packet,
-    /// Input durations by pts: encoders do not carry frame durations through to packets
-    /// consistently across FFmpeg versions.
-    durations: HashMap<i64, i64>,
+    durations: super::Durations,
     last_dts: Option<i64>,
     flushed: bool,
     /// Largest number of frames the encoder held without output (tests check the bound).
@@ -224,12 +220,21 @@ impl LavcEncoder {
             frame: Frame::new()?,
             hw,
             pkt: Packet::new()?,
-            durations: HashMap::new(),
+            durations: super::Durations::default(),
             last_dts: None,
             flushed: false,
             max_held: 0,
             held: 0,
         })
+    }
+
+    /// Sends the prepared picture (the uploaded surface for VAAPI).
+    fn send_input(&mut self) -> i32 {
+        let frame = match &self.hw {
+            Some((_, hwf)) => hwf,
+            None => &self.frame,
+        };
+        self.ctx.send_frame(Some(frame))
     }
 
     /// Adds session-level notes (encoder selection) to the CONFIGURE_ACK warnings.
@@ -312,7 +317,7 @@ impl LavcEncoder {
             self.held = self.held.saturating_sub(1);
             let p = self.pkt.get();
             let (pts, raw_dts, flags, dur) = (p.pts, p.dts, p.flags, p.duration);
-            let duration = self.durations.remove(&pts).unwrap_or(dur.max(0));
+            let duration = self.durations.take(pts).unwrap_or(dur.max(0));
             // libavcodec already gives strictly increasing dts ≤ pts; this only guards the
             // protocol invariant against an encoder that does not.
             let mut dts = if raw_dts == ff::AV_NOPTS_VALUE {
@@ -362,7 +367,7 @@ fn apply_plan(
         c.height = g.height as i32;
         c.pix_fmt = av_format(input);
         c.time_base = rational(config.time_base.0, config.time_base.1);
-        if let Some((n, d)) = config.frame_rate {
+        if let Some((n, d)) = config.frame_rate.or(plan.assumed_frame_rate) {
             c.framerate = rational(n, d);
         }
         c.bit_rate = plan.bit_rate;
@@ -480,19 +485,20 @@ impl VideoEncoder for LavcEncoder {
             self.frame.add_a53(cc)?;
         }
         self.durations.insert(raw.pts, raw.duration);
-        let send: &Frame = match &mut self.hw {
-            Some((pool, hwf)) => {
-                ffi::hw_upload(pool, &self.frame, hwf)?;
-                let src = self.frame.get();
-                let (pts, pict) = (src.pts, src.pict_type);
-                let dst = hwf.raw();
-                dst.pts = pts;
-                dst.pict_type = pict;
-                hwf
-            }
-            None => &self.frame,
-        };
-        let r = self.ctx.send_frame(Some(send));
+        if let Some((pool, hwf)) = &mut self.hw {
+            ffi::hw_upload(pool, &self.frame, hwf)?;
+            let src = self.frame.get();
+            let (pts, pict) = (src.pts, src.pict_type);
+            let dst = hwf.raw();
+            dst.pts = pts;
+            dst.pict_type = pict;
+        }
+        let mut r = self.send_input();
+        if ffi::is_again(r) {
+            // The encoder wants its output read first; after that it must take the frame.
+            self.drain(out, false)?;
+            r = self.send_input();
+        }
         if r < 0 {
             return Err(ffi::failed(&format!("{} encode", self.name), r));
         }

@@ -14,6 +14,28 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
+/// Durations by pts for pictures inside a codec. Encoders and decoders do not carry
+/// durations through consistently across FFmpeg versions, so we remember them; bounded so a
+/// codec that drops pictures cannot grow it.
+#[derive(Default)]
+struct Durations(std::collections::VecDeque<(i64, i64)>);
+
+impl Durations {
+    const CAP: usize = 256;
+
+    fn insert(&mut self, pts: i64, duration: i64) {
+        if self.0.len() == Self::CAP {
+            self.0.pop_front();
+        }
+        self.0.push_back((pts, duration));
+    }
+
+    fn take(&mut self, pts: i64) -> Option<i64> {
+        let i = self.0.iter().position(|&(p, _)| p == pts)?;
+        self.0.remove(i).map(|(_, d)| d)
+    }
+}
+
 use std::collections::HashMap;
 
 use vtremote_proto::options::ConfigureOptions;
@@ -321,7 +343,8 @@ impl Backend for LavcBackend {
         let enc = match self.open_with(config, first) {
             Ok(e) => e,
             // A hardware encoder may refuse a configuration its test session accepted
-            // (B-frames, size, profile); fall back to software unless hardware was demanded.
+            // (B-frames, size, profile); serving the session in software, with a warning,
+            // beats failing it.
             Err(BackendError::Failed(why)) if first.hardware && sw.is_some() => {
                 let s = sw.expect("checked");
                 let e = self.open_with(config, s)?;

@@ -115,6 +115,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Frames we expect the encoder to hold at most before emitting output.
     pub expected_delay: u32,
+    /// Frame rate given to rate control when the client sent none.
+    pub assumed_frame_rate: Option<(u32, u32)>,
 }
 
 impl Plan {
@@ -375,6 +377,21 @@ pub fn plan(
         }
     } else if o.constant_bit_rate {
         p.warn("constant_bit_rate=1: ignored because no bitrate was given".into());
+    }
+    // Only libx264 rate-controls from timestamps; the others take the frame rate, and
+    // without one they read a fine time base (1/90000) as 90000 fps.
+    let (tb_num, tb_den) = config.time_base;
+    let rate_controlled = o.bitrate > 0 || o.maxrate > 0;
+    if family != Family::X264
+        && rate_controlled
+        && config.frame_rate.is_none()
+        && u64::from(tb_den) > 240 * u64::from(tb_num)
+    {
+        p.assumed_frame_rate = Some((30, 1));
+        p.warn(format!(
+            "bitrate: no frame rate given and time base {tb_num}/{tb_den} is not one; \
+             {encoder} rate control assumes 30 fps"
+        ));
     }
     if o.maxrate > 0 && !o.constant_bit_rate {
         p.rc_max_rate = o.maxrate;
@@ -763,6 +780,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, BackendError::Unsupported { ref option, .. } if option == "profile"));
+    }
+
+    #[test]
+    fn fine_time_base_without_frame_rate_assumes_30_fps_for_rate_control() {
+        let mut c = cfg(Codec::Hevc, PixelFormat::Nv12, |o| o.bitrate = 2_000_000);
+        c.time_base = (1, 90000);
+        c.frame_rate = None;
+        let p = plan(&c, "libx265", Family::X265, 2).unwrap();
+        assert_eq!(p.assumed_frame_rate, Some((30, 1)));
+        assert!(p.warnings[0].starts_with("bitrate:"), "{:?}", p.warnings);
+        // libx264 rate-controls from timestamps and needs no guess.
+        c.codec = Codec::H264;
+        let p = plan(&c, "libx264", Family::X264, 2).unwrap();
+        assert_eq!(p.assumed_frame_rate, None);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 
     #[test]
