@@ -251,6 +251,8 @@ impl LavcBackend {
                 decoders.insert(codec, dec.to_string());
             }
 
+            // Decoding converts to either format, so the list is what encoding accepts: p010
+            // for HEVC only when a Main 10 test session opened (or nothing encodes at all).
             let mut pix_fmts = vec![PixelFormat::Nv12];
             if codec == Codec::Hevc && !matches!(&chosen, Some(c) if !c.ten_bit) {
                 pix_fmts.push(PixelFormat::P010);
