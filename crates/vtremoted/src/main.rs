@@ -131,6 +131,11 @@ fn main() -> Result<()> {
         .init();
     let backend = make_backend(&args)?;
     if args.list_codecs {
+        let report = backend.selection_report();
+        if !report.is_empty() {
+            println!("{}", report.trim_end());
+            println!();
+        }
         for c in backend.capabilities() {
             println!(
                 "{:5} encode: {:<40} decode: {:<20} pixel formats: {}",

@@ -162,6 +162,11 @@ pub struct CodecSupport {
 pub trait Backend: Send + Sync {
     fn name(&self) -> &str;
     fn capabilities(&self) -> &[CodecSupport];
+    /// How the backend chose its codecs (what was tried and why it failed), for
+    /// `--list-codecs`; empty when there was no choice to make.
+    fn selection_report(&self) -> String {
+        String::new()
+    }
     fn open_encoder(&self, config: &EncoderConfig) -> Result<Box<dyn VideoEncoder>, BackendError>;
     fn open_decoder(&self, config: &DecoderConfig) -> Result<Box<dyn VideoDecoder>, BackendError>;
 }

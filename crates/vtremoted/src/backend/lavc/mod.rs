@@ -310,6 +310,10 @@ impl Backend for LavcBackend {
         "libavcodec"
     }
 
+    fn selection_report(&self) -> String {
+        self.probe_report()
+    }
+
     fn capabilities(&self) -> &[CodecSupport] {
         &self.caps
     }
