@@ -18,13 +18,17 @@ pub struct Daemon {
 
 /// Starts a daemon with the libavcodec backend on a free loopback port.
 pub fn start_daemon(token: Option<&str>, max_sessions: usize) -> Daemon {
+    start_daemon_with_idle(token, max_sessions, Duration::from_secs(10))
+}
+
+pub fn start_daemon_with_idle(token: Option<&str>, max_sessions: usize, idle: Duration) -> Daemon {
     let backend = LavcBackend::new(&[]).expect("libavcodec backend");
     let server = Server::bind(
         "127.0.0.1:0",
         ServerConfig {
             token: token.map(|t| t.as_bytes().to_vec()),
             max_sessions,
-            idle_timeout: Duration::from_secs(10),
+            idle_timeout: idle,
             once: false,
         },
         Arc::new(backend),

@@ -436,3 +436,56 @@ fn unsupported_configuration_is_refused_naming_the_option() {
         "{err}"
     );
 }
+
+#[test]
+fn ping_after_configure_gets_pong() {
+    let d = start_daemon(None, 4);
+    let (mut s, _) = raw_hello(d.addr, "");
+    let configure = vtremote_proto::Configure {
+        width: 64,
+        height: 64,
+        pix_fmt: 1,
+        time_base: (1, 25),
+        framerate: (25, 1),
+        options: vec![("mode".into(), "encode".into())],
+        extradata: vec![],
+    };
+    s.write_all(&Message::Configure(configure).to_bytes().unwrap())
+        .unwrap();
+    assert!(matches!(read_msg(&mut s), Some(Message::ConfigureAck(_))));
+    s.write_all(&Message::Ping.to_bytes().unwrap()).unwrap();
+    assert_eq!(read_msg(&mut s), Some(Message::Pong));
+    s.write_all(&Message::Flush.to_bytes().unwrap()).unwrap();
+    assert_eq!(read_msg(&mut s), Some(Message::Done));
+}
+
+#[test]
+fn silent_and_trickling_clients_are_dropped_after_the_idle_timeout() {
+    let d = start_daemon_with_idle(None, 4, Duration::from_millis(400));
+    let t0 = std::time::Instant::now();
+    let mut silent = TcpStream::connect(d.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // Dropped without a reply: read returns EOF well before our 5 s guard.
+    assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)));
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "idle client dropped promptly"
+    );
+    // A header promising a payload that never comes (slowloris) is dropped too.
+    let mut trickle = TcpStream::connect(d.addr).unwrap();
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    trickle
+        .write_all(&Header::new(vtremote_proto::MessageType::Hello, 100).encode())
+        .unwrap();
+    let t1 = std::time::Instant::now();
+    assert!(matches!(trickle.read(&mut buf), Ok(0) | Err(_)));
+    assert!(t1.elapsed() < Duration::from_secs(3));
+    let g = FrameGeometry::new(64, 64, PixelFormat::Nv12).unwrap();
+    let (_, packets, _) = remote_encode(&client(d.addr, WireCompression::Lz4), Codec::H264, g, &[]);
+    assert_eq!(packets.len(), FRAMES as usize, "others are still served");
+}
