@@ -108,8 +108,8 @@ extern "C" {
 #define VTREMOTE_VERSION_MAJOR 0
 #define VTREMOTE_VERSION_MINOR 1
 #define VTREMOTE_VERSION_PATCH 0
-#define VTREMOTE_VERSION_INT(major, minor, patch) \
-    (((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(patch))
+/* Usable in #if (no casts). */
+#define VTREMOTE_VERSION_INT(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
 /* The version this header describes; compare with vtremote_version() at run time. */
 #define VTREMOTE_VERSION \
     VTREMOTE_VERSION_INT(VTREMOTE_VERSION_MAJOR, VTREMOTE_VERSION_MINOR, VTREMOTE_VERSION_PATCH)
