@@ -34,7 +34,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p vtremoted --features vt-typecheck --all-targets --locked -- -D warnings
 	$(CARGO) check -p vtremoted --features vt-typecheck --locked
-	./scripts/vt-ffi-crosscheck
+	./scripts/vt-ffi-crosscheck --self-test
 
 unit:
 	$(CARGO) test --workspace --release --locked
