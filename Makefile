@@ -5,7 +5,7 @@ BUILD   := build
 BIN     := $(BUILD)/bin
 CARGO   ?= cargo
 # FFmpeg used for `make build` (full configure for users) and for tests (minimal, fast).
-FFMPEG_BUILD_FLAGS ?=
+FFMPEG_BUILD_FLAGS ?= --full
 FFMPEG_TEST_FLAGS  ?= --minimal
 
 .PHONY: all build rust ffmpeg ffmpeg-test test lint unit e2e demo bench install clean bootstrap
@@ -17,7 +17,6 @@ bootstrap:
 
 rust: bootstrap
 	$(CARGO) build --release --workspace --locked
-	$(CARGO) build --release -p vtremote-client --features capi --locked
 	mkdir -p $(BIN)
 	cp target/release/vtremoted target/release/vtremote $(BIN)/
 
@@ -54,15 +53,12 @@ bench: rust
 	./scripts/bench $(BIN)
 
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/vtremoted $(BIN)/vtremote $(DESTDIR)$(PREFIX)/bin/
-	for b in ffmpeg ffprobe; do [ -x $(BIN)/$$b ] && install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/ || true; done
-	install -m 0644 include/vtremote.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 target/release/libvtremote.a $(DESTDIR)$(PREFIX)/lib/
-	[ -f target/release/libvtremote.so ] && install -m 0755 target/release/libvtremote.so $(DESTDIR)$(PREFIX)/lib/ || true
-	[ -f target/release/libvtremote.dylib ] && install -m 0755 target/release/libvtremote.dylib $(DESTDIR)$(PREFIX)/lib/ || true
-	sed -e 's|@PREFIX@|$(PREFIX)|g' crates/vtremote-client/vtremote.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtremote.pc
-	@if [ "$$(uname -s)" = Darwin ] && [ -x dist/macos/install.sh ]; then dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi
+	for b in ffmpeg ffprobe; do if [ -x $(BIN)/$$b ]; then install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/; fi; done
+	# libvtremote (static + shared), include/vtremote.h and vtremote.pc
+	DESTDIR="$(DESTDIR)" ./ffmpeg/build.sh --install-capi $(PREFIX)
+	@if [ "$$(uname -s)" = Darwin ] && [ -z "$(DESTDIR)" ]; then dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi
 
 clean:
 	$(CARGO) clean
