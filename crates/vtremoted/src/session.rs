@@ -115,7 +115,7 @@ pub fn run(mut stream: TcpStream, ctx: SessionContext) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(ctx.idle_timeout));
     let outcome = match serve(&mut stream, &ctx, &mut stats) {
-        Ok(()) => "ok".to_string(),
+        Ok(outcome) => outcome.to_string(),
         Err(e) => {
             if let Some(reply) = &e.reply {
                 if let Ok(bytes) = Message::Error(reply.clone()).to_bytes() {
@@ -187,7 +187,7 @@ fn serve(
     stream: &mut TcpStream,
     ctx: &SessionContext,
     stats: &mut SessionStats,
-) -> Result<(), SessionError> {
+) -> Result<&'static str, SessionError> {
     // --- HELLO -----------------------------------------------------------------------
     let hello = match expect_message(stream, ctx, stats, "HELLO")? {
         Message::Hello(h) => h,
@@ -247,7 +247,12 @@ fn serve(
     info!(session = ctx.id, client = %hello.client_name, build = %hello.client_build, codec = %hello.codec, "HELLO ok");
 
     // --- CONFIGURE -------------------------------------------------------------------
-    let configure = match expect_message(stream, ctx, stats, "CONFIGURE")? {
+    // A clean close right after HELLO_ACK is how `vtremote probe` works: not an error.
+    let Some((first, size)) = read_message(stream, &Limits::default(), ctx.idle_timeout)? else {
+        return Ok("probe (closed after HELLO_ACK)");
+    };
+    stats.bytes_in += size as u64;
+    let configure = match first {
         Message::Configure(c) => c,
         other => {
             return Err(SessionError::reply(
@@ -367,7 +372,7 @@ fn serve(
         stats.backend
     );
 
-    stream_session(stream, ctx, stats, engine, geometry, compression)
+    stream_session(stream, ctx, stats, engine, geometry, compression).map(|()| "ok")
 }
 
 enum Engine {
