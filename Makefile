@@ -18,7 +18,7 @@ bootstrap:
 rust: bootstrap
 	$(CARGO) build --release --workspace --locked
 	mkdir -p $(BIN)
-	cp target/release/vtremoted target/release/vtremote $(BIN)/
+	install -m 0755 target/release/vtremoted target/release/vtremote $(BIN)/
 
 ffmpeg: rust
 	./ffmpeg/build.sh $(FFMPEG_BUILD_FLAGS)
