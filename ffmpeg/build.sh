@@ -296,7 +296,7 @@ minimal_flags() {
         --disable-everything --disable-autodetect --disable-doc --disable-ffplay
         --disable-network --disable-debug
         --enable-videotoolbox-remote
-        --enable-decoder=h264_videotoolbox_remote,hevc_videotoolbox_remote,h264,hevc,rawvideo,aac,pcm_s16le
+        --enable-decoder=h264_videotoolbox_remote,hevc_videotoolbox_remote,h264,hevc,rawvideo,wrapped_avframe,aac,pcm_s16le
         --enable-encoder=h264_videotoolbox_remote,hevc_videotoolbox_remote,rawvideo,wrapped_avframe,pcm_s16le
         --enable-parser=h264,hevc,aac
         --enable-demuxer=mov,matroska,mpegts,h264,hevc,rawvideo,aac,framemd5
