@@ -53,6 +53,7 @@ opaque!(
 pub type OSStatus = i32;
 pub type Boolean = u8;
 pub type CFIndex = isize;
+pub type CFTypeID = usize;
 pub type CFNumberType = CFIndex;
 pub type CFStringEncoding = u32;
 pub type FourCharCode = u32;
@@ -238,6 +239,22 @@ extern "C" {
     pub fn CFArrayGetCount(the_array: CFArrayRef) -> CFIndex;
     pub fn CFArrayGetValueAtIndex(the_array: CFArrayRef, idx: CFIndex) -> *const c_void;
     pub fn CFBooleanGetValue(boolean: CFBooleanRef) -> Boolean;
+    pub fn CFGetTypeID(cf: *const c_void) -> CFTypeID;
+    pub fn CFDictionaryGetTypeID() -> CFTypeID;
+    pub fn CFNumberGetTypeID() -> CFTypeID;
+    pub fn CFBooleanGetTypeID() -> CFTypeID;
+    pub fn CFStringGetTypeID() -> CFTypeID;
+    pub fn CFNumberGetValue(
+        number: CFNumberRef,
+        the_type: CFNumberType,
+        value_ptr: *mut c_void,
+    ) -> Boolean;
+    pub fn CFStringGetCString(
+        the_string: CFStringRef,
+        buffer: *mut c_char,
+        buffer_size: CFIndex,
+        encoding: CFStringEncoding,
+    ) -> Boolean;
 
     pub static kCFBooleanTrue: CFBooleanRef;
     pub static kCFBooleanFalse: CFBooleanRef;
@@ -432,8 +449,27 @@ extern "C" {
         property_value_out: *mut c_void,
     ) -> OSStatus;
     pub fn VTIsHardwareDecodeSupported(codec_type: CMVideoCodecType) -> Boolean;
+    /// `*list_of_video_encoders_out`: Create (CFArray of CFDictionary, one per encoder).
+    pub fn VTCopyVideoEncoderList(
+        options: CFDictionaryRef,
+        list_of_video_encoders_out: *mut CFArrayRef,
+    ) -> OSStatus;
+    /// Both outs: Create, either may be NULL (videotoolbox.md §9).
+    pub fn VTCopySupportedPropertyDictionaryForEncoder(
+        width: i32,
+        height: i32,
+        codec_type: CMVideoCodecType,
+        encoder_specification: CFDictionaryRef,
+        encoder_id_out: *mut CFStringRef,
+        supported_properties_out: *mut CFDictionaryRef,
+    ) -> OSStatus;
 
     pub static kVTVideoDecoderSpecification_EnableHardwareAcceleratedVideoDecoder: CFStringRef;
+    // VTVideoEncoderList.h keys, all macOS 10.8. `kVTVideoEncoderList_IsHardwareAccelerated`
+    // is macOS 11.3 and therefore resolved at run time (`lookup_cfstring`), not declared here.
+    pub static kVTVideoEncoderList_CodecType: CFStringRef;
+    pub static kVTVideoEncoderList_EncoderID: CFStringRef;
+    pub static kVTVideoEncoderList_EncoderName: CFStringRef;
 }
 
 // `dlsym` lives in libSystem, which every macOS binary links; not part of the cross-check.
