@@ -303,7 +303,7 @@ minimal_flags() {
         --enable-muxer=mp4,mov,matroska,mpegts,h264,hevc,rawvideo,framemd5,framecrc,md5,null
         --enable-protocol=file,pipe
         --enable-indev=lavfi
-        --enable-filter=buffer,buffersink,abuffer,abuffersink,format,aformat,null,anull,scale,aresample,testsrc,testsrc2,trim,atrim,setpts,fps,split,copy
+        --enable-filter=buffer,buffersink,abuffer,abuffersink,format,aformat,null,anull,scale,setparams,aresample,testsrc,testsrc2,trim,atrim,setpts,fps,split,copy
         --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,aac_adtstoasc,null
     )
     printf '%s\n' "${e[@]}"

@@ -161,6 +161,7 @@ PIDS+=("$!")
 for _ in $(seq 1 50); do grep -q listening "$T/proxy.out" 2>/dev/null && break; sleep 0.1; done
 P=127.0.0.1:$pport
 "$FF" -hide_banner -nostdin -y "${SRC[@]}" -c:v h264_videotoolbox_remote -vt_remote_host "$P" -b:v 4M -g 60 -bf 2 \
+  -vf setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709 -vt_params vtr_e2e_probe=42:vtr_other=x \
   "$T/v1.mp4" >"$T/v1.log" 2>&1 || { tail -n 20 "$T/v1.log" >&2; fail "encode through the v1 proxy"; }
 r=$(check "$T/v1.mp4" --frames 150 --gop 60 --bframes yes) || exit 1
 "$FF" -v error -nostdin -c:v hevc_videotoolbox_remote -vt_remote_host "$P" -i "$T/main10.mkv" -f null - 2>"$T/v1dec.log" ||
@@ -168,6 +169,15 @@ r=$(check "$T/v1.mp4" --frames 150 --gop 60 --bframes yes) || exit 1
 sleep 0.5
 grep -q "^conn 1 " "$T/proxy.report" && grep -q "^conn 2 " "$T/proxy.report" || fail "proxy saw no sessions: $(cat "$T/proxy.report")"
 if grep -q violation "$T/proxy.report"; then cat "$T/proxy.report" >&2; fail "client spoke beyond plain v1"; fi
+opts=$(grep -m1 "^conn 1 options: " "$T/proxy.report")
+for kv in "options: mode=encode,wire_compression=2," bitrate=4000000 gop=60 max_b_frames=2 colorspace=1 \
+          color_primaries=1 color_trc=1 sar_num=1 sar_den=1 vtr_e2e_probe=42 vtr_other=x; do
+  grep -q -- "$kv" <<<"$opts" || fail "CONFIGURE lacks $kv: $opts"
+done
+for k in qmin= qmax= prio_speed= power_efficient=; do
+  ! grep -q -- ",$k" <<<"$opts" || fail "CONFIGURE sends unset $k: $opts"
+done
+grep -q "^conn 2 options: mode=decode," "$T/proxy.report" || fail "decoder CONFIGURE: $(grep '^conn 2 options' "$T/proxy.report")"
 pass "plain v1 to an original-looking daemon (encode + decode): $r; $(grep -c ' ok$' "$T/proxy.report") sessions clean"
 
 # ---------------------------------------------------------------------------------------
