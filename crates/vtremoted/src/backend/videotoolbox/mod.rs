@@ -299,7 +299,11 @@ fn probe_encoders() -> (Vec<(Codec, Option<EncoderProbe>)>, Vec<String>) {
                         ));
                         probe.hardware = hw;
                     }
-                    Err(e) => report.push(format!("{codec}: Require-HW probe failed: {e}")),
+                    Err(e) => {
+                        // Unknown: leave the decision to session creation.
+                        report.push(format!("{codec}: Require-HW probe failed: {e}"));
+                        return (codec, None);
+                    }
                 }
             }
             if mine.is_empty() {
