@@ -38,6 +38,7 @@ lint:
 unit:
 	$(CARGO) test --workspace --release --locked
 	$(CARGO) test -p vtremote-client --features capi --release --locked
+	./dist/macos/test-install.sh
 
 e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)

@@ -69,3 +69,7 @@ done
 grep -q "SUMMARY.*mode=encode.*result=ok" "$T/d.log" || fail "no encode summary line"
 grep -q "SUMMARY.*result=error: authentication failed" "$T/d.log" || fail "failed session has no summary line"
 pass "daemon logs a summary line per session, failed ones included"
+err="$("$BIN/vtremote" encode --host "$DAEMON_ADDR" --token s3cret --codec h264 --size 352x288 --fps 30 \
+  --opt profile=12345 -i "$T/in.yuv" -o "$T/bad.h264" 2>&1)" && fail "bogus profile accepted"
+grep -q "profile" <<<"$err" && grep -q "$DAEMON_ADDR" <<<"$err" || fail "refusal message: $err"
+pass "encode: an unsupported option is refused naming the option and the host ($err)"

@@ -112,6 +112,9 @@ enum Command {
         bframes: Option<u32>,
         #[arg(long, value_enum, default_value = "zstd")]
         compression: CompressionArg,
+        /// Any further CONFIGURE option (spec §6.1 key), e.g. --opt allow_sw=1 --opt profile=100.
+        #[arg(long = "opt", value_name = "KEY=VALUE", value_parser = parse_option)]
+        options: Vec<(String, String)>,
         #[arg(short = 'i')]
         input: PathBuf,
         #[arg(short = 'o')]
@@ -130,6 +133,18 @@ enum Command {
         #[arg(short = 'o')]
         output: PathBuf,
     },
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected KEY=VALUE, e.g. allow_sw=1"))?;
+    if k.is_empty() || matches!(k, "mode" | "wire_compression") {
+        return Err(format!(
+            "{k:?} cannot be set with --opt (mode is implied, use --compression)"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -264,6 +279,7 @@ fn encode(
     gop: Option<u32>,
     bframes: Option<u32>,
     wc: WireCompression,
+    extra: Vec<(String, String)>,
     input: PathBuf,
     output: PathBuf,
 ) -> Result<()> {
@@ -279,6 +295,8 @@ fn encode(
     if let Some(b) = bframes.filter(|b| *b > 0) {
         options.push(("max_b_frames".to_string(), b.to_string()));
     }
+    // Later keys win on the server, so --opt overrides the convenience flags above.
+    options.extend(extra);
     let params = EncoderParams {
         codec,
         width,
@@ -499,6 +517,7 @@ fn main() {
             gop,
             bframes,
             compression: c,
+            options,
             input,
             output,
         } => encode(
@@ -514,6 +533,7 @@ fn main() {
             gop,
             bframes,
             compression(c),
+            options,
             input,
             output,
         ),
