@@ -82,6 +82,22 @@ decodes_cleanly() { # file: native decode with -xerror, all frames
 }
 
 # ---------------------------------------------------------------------------------------
+# libvtremote from plain C (header + shared library via pkg-config), no FFmpeg involved
+PCDIR="$(cd "$BIN/.." && pwd)/lib/pkgconfig"
+if [ -f "$PCDIR/vtremote.pc" ] && command -v cc >/dev/null && command -v pkg-config >/dev/null; then
+  # shellcheck disable=SC2046
+  cc -std=c99 -Wall -Wextra -Werror -o "$T/capi_smoke" "$HERE/capi_smoke.c" \
+    $(PKG_CONFIG_PATH="$PCDIR" pkg-config --cflags --libs vtremote) \
+    -Wl,-rpath,"$(PKG_CONFIG_PATH="$PCDIR" pkg-config --variable=libdir vtremote)" || fail "capi_smoke.c does not build"
+  r=$("$T/capi_smoke" "$H") || fail "C API round trip"
+  pass "C API (shared lib, pkg-config): $(head -n1 <<<"$r" | cut -d';' -f1); $(tail -n1 <<<"$r" | cut -d';' -f1)"
+  "$T/capi_smoke" --refused "127.0.0.1:$(free_port)" >/dev/null || fail "C API refused port"
+  pass "C API: refused port gives VTREMOTE_ERROR_CONNECT naming the host"
+else
+  echo "SKIP: C API smoke test ($PCDIR/vtremote.pc, cc or pkg-config missing)" >&2
+fi
+
+# ---------------------------------------------------------------------------------------
 # H.264 encode into mp4, mkv and ts, without and with B-frames
 for ext in mp4 mkv ts; do
   enc "$T/h264.$ext" "$T/h264.$ext.log" -c:v h264_videotoolbox_remote -b:v 4M -g 60
