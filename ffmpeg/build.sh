@@ -170,7 +170,8 @@ fetch_debian() {
         (cd "$dir/dl" && "${apt[@]}" source --download-only "ffmpeg/$FF_SUITE" >&2) || true
     fi
     [ -f "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" ] || return 1
-    cp "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" "$dest"
+    mv "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" "$dest"
+    rm -f "$dir"/dl/ffmpeg_*
 }
 
 fetch_source() {

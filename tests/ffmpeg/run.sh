@@ -214,6 +214,18 @@ expect_failure() { # label host pattern timeout_ms [extra args]
 }
 expect_failure "refused port" "127.0.0.1:$(free_port)" "refused" 2000
 expect_failure "unreachable host" "192.0.2.1:5555" "192.0.2.1" 1000
+sport=$(free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)   # accept, then say nothing
+' "$sport" &
+PIDS+=("$!")
+sleep 0.3
+expect_failure "silent server" "127.0.0.1:$sport" "timed out" 1500
 daemon TOK --token s3cret
 expect_failure "wrong token" "$TOK_ADDR" "authentication failed" 3000 -vt_remote_token wrong
 "$FF" -v error -nostdin -y "${SRC[@]}" -frames:v 10 -c:v h264_videotoolbox_remote -vt_remote_host "$TOK_ADDR" \

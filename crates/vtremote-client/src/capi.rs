@@ -336,12 +336,14 @@ impl VtremoteSession {
                 s.config.inflight = n;
             }
             "wire_compression" => {
-                s.config.wire_compression =
-                    WireCompression::from_name(value.trim()).ok_or_else(|| bad("none, lz4 or zstd"))?
+                s.config.wire_compression = WireCompression::from_name(value.trim())
+                    .ok_or_else(|| bad("none, lz4 or zstd"))?
             }
             "client_name" => s.config.client_name = value.to_string(),
             "client_build" => s.config.client_build = value.to_string(),
-            "codec" => s.codec = Some(Codec::from_wire_name(value).ok_or_else(|| bad("h264 or hevc"))?),
+            "codec" => {
+                s.codec = Some(Codec::from_wire_name(value).ok_or_else(|| bad("h264 or hevc"))?)
+            }
             "width" => s.width = value.trim().parse().map_err(|_| bad("a width"))?,
             "height" => s.height = value.trim().parse().map_err(|_| bad("a height"))?,
             "pix_fmt" => {
@@ -471,8 +473,12 @@ impl VtremoteSession {
             max_inflight: c.max_inflight,
             ..Default::default()
         };
-        let (mut send_ms, mut sends, mut wait_ms, mut waits) =
-            (c.send_ms_total, c.sends as f64, c.wait_ms_total, c.waits as f64);
+        let (mut send_ms, mut sends, mut wait_ms, mut waits) = (
+            c.send_ms_total,
+            c.sends as f64,
+            c.wait_ms_total,
+            c.waits as f64,
+        );
         if let Some(live) = &self.live {
             let st = live.stats();
             out.frames += st.frames;
@@ -608,12 +614,11 @@ unsafe fn c_bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], 
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-const VERSION_STRING: &CStr = match CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(s) => s,
-    Err(_) => panic!("version string"),
-};
+const VERSION_STRING: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(s) => s,
+        Err(_) => panic!("version string"),
+    };
 
 /// `VTREMOTE_VERSION_INT(major, minor, patch)` of the library actually linked.
 #[no_mangle]
@@ -695,7 +700,9 @@ pub unsafe extern "C" fn vtremote_session_set_extradata(
 ) -> VtremoteStatus {
     with_session(s, |s| {
         if s.opened {
-            return Err(invalid("extradata must be set before vtremote_session_open"));
+            return Err(invalid(
+                "extradata must be set before vtremote_session_open",
+            ));
         }
         s.settings.extradata = unsafe { c_bytes(data, size, "extradata") }?.to_vec();
         Ok(St::Ok)
@@ -775,7 +782,12 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
     with_session(s, |s| {
         let f = unsafe { frame.as_ref() }.ok_or_else(|| invalid("frame is NULL"))?;
         let (w, h, pix) = (s.settings.width, s.settings.height, s.settings.pix_fmt);
-        let mut planes = [PlaneSource { data: &[], stride: 0, row_bytes: 0, rows: 0 }; 2];
+        let mut planes = [PlaneSource {
+            data: &[],
+            stride: 0,
+            row_bytes: 0,
+            rows: 0,
+        }; 2];
         for (i, plane) in planes.iter_mut().enumerate() {
             let row_bytes = pix.row_bytes(i, w);
             let rows = pix.plane_rows(i, h);
@@ -790,7 +802,12 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
                 })?;
             let len = stride * (rows - 1) + row_bytes;
             let data = unsafe { c_bytes(f.data[i], len, "plane data") }?;
-            *plane = PlaneSource { data, stride, row_bytes, rows };
+            *plane = PlaneSource {
+                data,
+                stride,
+                row_bytes,
+                rows,
+            };
         }
         let mut side_data = Vec::new();
         if f.nb_side_data > 0 {
@@ -800,7 +817,10 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
             let items = unsafe { std::slice::from_raw_parts(f.side_data, f.nb_side_data) };
             for sd in items {
                 let data = unsafe { c_bytes(sd.data, sd.size, "side data") }?;
-                side_data.push(SideData { ty: sd.type_, data: data.to_vec() });
+                side_data.push(SideData {
+                    ty: sd.type_,
+                    data: data.to_vec(),
+                });
             }
         }
         let input = InputFrame {
@@ -840,7 +860,11 @@ pub unsafe extern "C" fn vtremote_session_receive_packet(
                         pts: pkt.pts,
                         dts: pkt.dts,
                         duration: pkt.duration,
-                        flags: if pkt.keyframe { VTREMOTE_PACKET_KEYFRAME } else { 0 },
+                        flags: if pkt.keyframe {
+                            VTREMOTE_PACKET_KEYFRAME
+                        } else {
+                            0
+                        },
                     }
                 };
                 St::Ok
@@ -1033,12 +1057,18 @@ mod tests {
         let handle = thread::spawn(move || {
             let mut seen = Seen::default();
             let (mut sock, _) = listener.accept().unwrap();
-            let Some(Message::Hello(hello)) = read_msg(&mut sock) else { return seen };
+            let Some(Message::Hello(hello)) = read_msg(&mut sock) else {
+                return seen;
+            };
             let ok = token.is_none_or(|t| hello.token == t);
             write_msg(
                 &mut sock,
                 &Message::HelloAck(HelloAck {
-                    status: if ok { HelloStatus::Accepted } else { HelloStatus::AuthFailed },
+                    status: if ok {
+                        HelloStatus::Accepted
+                    } else {
+                        HelloStatus::AuthFailed
+                    },
                     server_name: String::new(),
                     server_version: String::new(),
                     codecs: vec!["h264".into(), "hevc".into()],
@@ -1049,14 +1079,18 @@ mod tests {
             if !ok {
                 return seen;
             }
-            let Some(Message::Configure(cfg)) = read_msg(&mut sock) else { return seen };
+            let Some(Message::Configure(cfg)) = read_msg(&mut sock) else {
+                return seen;
+            };
             seen.options = cfg.options.clone();
             seen.extradata = cfg.extradata.clone();
             let decode = cfg.option("mode") == Some("decode");
             let wc = cfg
                 .option("wire_compression")
                 .and_then(|v| v.parse::<i64>().ok())
-                .map_or(WireCompression::None, |c| WireCompression::from_code(c).unwrap());
+                .map_or(WireCompression::None, |c| {
+                    WireCompression::from_code(c).unwrap()
+                });
             let mut compressor = PlaneCompressor::new(wc).unwrap();
             write_msg(
                 &mut sock,
@@ -1073,14 +1107,26 @@ mod tests {
                     Message::Frame(f) => {
                         seen.frames.push((f.pts, f.flags));
                         let mut out = Vec::new();
-                        Packet::encode_message(&mut out, f.pts, f.pts, 0, f.flags & 1, &[0, 0, 0, 1, 0x65, 0x88]);
+                        Packet::encode_message(
+                            &mut out,
+                            f.pts,
+                            f.pts,
+                            0,
+                            f.flags & 1,
+                            &[0, 0, 0, 1, 0x65, 0x88],
+                        );
                         sock.write_all(&out).unwrap();
                     }
                     Message::Packet(p) => {
                         seen.packets += 1;
                         let fill = *p.data.last().unwrap_or(&0);
                         let planes: Vec<Vec<u8>> = (0..2)
-                            .map(|i| vec![fill; pix.row_bytes(i, cfg.width) * pix.plane_rows(i, cfg.height)])
+                            .map(|i| {
+                                vec![
+                                    fill;
+                                    pix.row_bytes(i, cfg.width) * pix.plane_rows(i, cfg.height)
+                                ]
+                            })
                             .collect();
                         let src: Vec<PlaneSource> = (0..2)
                             .map(|i| PlaneSource {
@@ -1091,7 +1137,17 @@ mod tests {
                             })
                             .collect();
                         let mut out = Vec::new();
-                        encode_frame(&mut out, p.pts, 0, 0, &src, &[], &mut compressor, &mut Vec::new()).unwrap();
+                        encode_frame(
+                            &mut out,
+                            p.pts,
+                            0,
+                            0,
+                            &src,
+                            &[],
+                            &mut compressor,
+                            &mut Vec::new(),
+                        )
+                        .unwrap();
                         sock.write_all(&out).unwrap();
                     }
                     Message::Flush => {
@@ -1149,13 +1205,18 @@ mod tests {
             assert!(!unsafe { CStr::from_ptr(p) }.to_bytes().is_empty());
         }
         let p = vtremote_status_string(12345);
-        assert_eq!(unsafe { CStr::from_ptr(p) }.to_str().unwrap(), "unknown status");
+        assert_eq!(
+            unsafe { CStr::from_ptr(p) }.to_str().unwrap(),
+            "unknown status"
+        );
     }
 
     #[test]
     fn version_matches_the_crate() {
         let v = vtremote_version();
-        let s = unsafe { CStr::from_ptr(vtremote_version_string()) }.to_str().unwrap();
+        let s = unsafe { CStr::from_ptr(vtremote_version_string()) }
+            .to_str()
+            .unwrap();
         let parts: Vec<u32> = s.split('.').map(|p| p.parse().unwrap()).collect();
         assert_eq!(v, (parts[0] << 16) | (parts[1] << 8) | parts[2]);
     }
@@ -1163,14 +1224,26 @@ mod tests {
     #[test]
     fn null_handles_and_pointers_are_refused_not_dereferenced() {
         assert!(vtremote_session_new(7).is_null());
-        assert_eq!(unsafe { vtremote_session_open(ptr::null_mut()) }, St::InvalidArgument);
+        assert_eq!(
+            unsafe { vtremote_session_open(ptr::null_mut()) },
+            St::InvalidArgument
+        );
         unsafe { vtremote_session_free(ptr::null_mut()) };
         let s = vtremote_session_new(VTREMOTE_MODE_ENCODE);
         let k = CString::new("host").unwrap();
-        assert_eq!(unsafe { vtremote_session_set_option(s, k.as_ptr(), ptr::null()) }, St::InvalidArgument);
+        assert_eq!(
+            unsafe { vtremote_session_set_option(s, k.as_ptr(), ptr::null()) },
+            St::InvalidArgument
+        );
         assert!(last_error(s).contains("value is NULL"));
-        assert_eq!(unsafe { vtremote_session_send_frame(s, ptr::null()) }, St::InvalidArgument);
-        assert_eq!(unsafe { vtremote_session_set_extradata(s, ptr::null(), 4) }, St::InvalidArgument);
+        assert_eq!(
+            unsafe { vtremote_session_send_frame(s, ptr::null()) },
+            St::InvalidArgument
+        );
+        assert_eq!(
+            unsafe { vtremote_session_set_extradata(s, ptr::null(), 4) },
+            St::InvalidArgument
+        );
         unsafe { vtremote_session_free(s) };
     }
 
@@ -1199,9 +1272,17 @@ mod tests {
         let (host, server) = fake_server(None);
         let (w, h) = (64u32, 36u32);
         let s = encoder(&host, w, h);
-        assert_eq!(unsafe { vtremote_session_open(s) }, St::Ok, "{}", last_error(s));
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
         let (mut ed, mut ed_len) = (ptr::null(), 0usize);
-        assert_eq!(unsafe { vtremote_session_extradata(s, &mut ed, &mut ed_len) }, St::Ok);
+        assert_eq!(
+            unsafe { vtremote_session_extradata(s, &mut ed, &mut ed_len) },
+            St::Ok
+        );
         let ed = unsafe { std::slice::from_raw_parts(ed, ed_len) };
         assert_eq!(&ed[..5], &[0, 0, 0, 1, 0x67], "SPS first, as Annex B");
 
@@ -1211,7 +1292,14 @@ mod tests {
         let total = 20i64;
         let (mut next, mut got, mut eof_sent) = (0i64, Vec::new(), false);
         loop {
-            let mut pkt = VtremotePacket { data: ptr::null(), size: 0, pts: 0, dts: 0, duration: 0, flags: 0 };
+            let mut pkt = VtremotePacket {
+                data: ptr::null(),
+                size: 0,
+                pts: 0,
+                dts: 0,
+                duration: 0,
+                flags: 0,
+            };
             match unsafe { vtremote_session_receive_packet(s, &mut pkt) } {
                 St::Ok => {
                     let data = unsafe { std::slice::from_raw_parts(pkt.data, pkt.size) };
@@ -1232,7 +1320,11 @@ mod tests {
             let frame = VtremoteFrame {
                 pts: next,
                 duration: 1,
-                flags: if next == 10 { VTREMOTE_FRAME_FORCE_KEYFRAME } else { 0 },
+                flags: if next == 10 {
+                    VTREMOTE_FRAME_FORCE_KEYFRAME
+                } else {
+                    0
+                },
                 data: [luma.as_ptr(), chroma.as_ptr()],
                 linesize: [stride as isize, stride as isize],
                 side_data: ptr::null(),
@@ -1250,7 +1342,10 @@ mod tests {
         assert_eq!(unsafe { vtremote_session_get_stats(s, &mut stats) }, St::Ok);
         assert_eq!((stats.frames, stats.packets), (20, 20));
         assert!(stats.max_inflight <= 4);
-        let summary = unsafe { CStr::from_ptr(vtremote_session_summary(s)) }.to_str().unwrap().to_owned();
+        let summary = unsafe { CStr::from_ptr(vtremote_session_summary(s)) }
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(summary.starts_with("VT remote summary: host="), "{summary}");
         assert!(summary.contains("frames=20 packets=20"), "{summary}");
         unsafe { vtremote_session_free(s) };
@@ -1262,7 +1357,9 @@ mod tests {
         // mode first, compression next, then §6.1 order; FFmpeg's "unset" values stay off the wire.
         assert_eq!(&keys[..4], ["mode", "wire_compression", "bitrate", "gop"]);
         assert!(!keys.contains(&"qmin") && !keys.contains(&"colorspace"));
-        assert!(seen.options.contains(&("wire_compression".into(), "1".into())));
+        assert!(seen
+            .options
+            .contains(&("wire_compression".into(), "1".into())));
         assert_eq!(seen.flushes, 1);
     }
 
@@ -1270,7 +1367,12 @@ mod tests {
     fn frames_with_short_or_negative_linesize_are_refused() {
         let (host, server) = fake_server(None);
         let s = encoder(&host, 64, 36);
-        assert_eq!(unsafe { vtremote_session_open(s) }, St::Ok, "{}", last_error(s));
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
         let buf = vec![0u8; 64 * 36];
         let frame = VtremoteFrame {
             pts: 0,
@@ -1281,7 +1383,10 @@ mod tests {
             side_data: ptr::null(),
             nb_side_data: 0,
         };
-        assert_eq!(unsafe { vtremote_session_send_frame(s, &frame) }, St::InvalidArgument);
+        assert_eq!(
+            unsafe { vtremote_session_send_frame(s, &frame) },
+            St::InvalidArgument
+        );
         assert!(last_error(s).contains("linesize"), "{}", last_error(s));
         unsafe { vtremote_session_free(s) };
         drop(server.join());
@@ -1303,19 +1408,40 @@ mod tests {
             assert_eq!(set(s, k, v), St::Ok);
         }
         let record = avcc_record();
-        assert_eq!(unsafe { vtremote_session_set_extradata(s, record.as_ptr(), record.len()) }, St::Ok);
-        assert_eq!(unsafe { vtremote_session_open(s) }, St::Ok, "{}", last_error(s));
+        assert_eq!(
+            unsafe { vtremote_session_set_extradata(s, record.as_ptr(), record.len()) },
+            St::Ok
+        );
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
         let mut pics = Vec::new();
         let mut sent = 0u8;
         loop {
             let mut pic = VtremotePicture {
-                pts: 0, duration: 0, width: 0, height: 0, pix_fmt: 0,
-                data: [ptr::null(); 2], linesize: [0; 2],
+                pts: 0,
+                duration: 0,
+                width: 0,
+                height: 0,
+                pix_fmt: 0,
+                data: [ptr::null(); 2],
+                linesize: [0; 2],
             };
             match unsafe { vtremote_session_receive_frame(s, &mut pic) } {
                 St::Ok => {
-                    let y = unsafe { std::slice::from_raw_parts(pic.data[0], pic.linesize[0] * 18) };
-                    pics.push((pic.pts, pic.duration, pic.width, pic.height, pic.pix_fmt, y[0]));
+                    let y =
+                        unsafe { std::slice::from_raw_parts(pic.data[0], pic.linesize[0] * 18) };
+                    pics.push((
+                        pic.pts,
+                        pic.duration,
+                        pic.width,
+                        pic.height,
+                        pic.pix_fmt,
+                        y[0],
+                    ));
                     continue;
                 }
                 St::Eof => break,
@@ -1351,7 +1477,10 @@ mod tests {
         );
         unsafe { vtremote_session_free(s) };
         let seen = server.join().unwrap();
-        assert_eq!(seen.extradata, record, "container extradata goes to CONFIGURE as-is");
+        assert_eq!(
+            seen.extradata, record,
+            "container extradata goes to CONFIGURE as-is"
+        );
         assert_eq!(seen.options[0], ("mode".into(), "decode".into()));
         assert_eq!(seen.packets, 3);
     }
@@ -1367,7 +1496,11 @@ mod tests {
         server.join().unwrap();
 
         // A port nobody listens on (bound, then released).
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let host = format!("127.0.0.1:{port}");
         let s = encoder(&host, 64, 36);
         assert_eq!(unsafe { vtremote_session_open(s) }, St::Connect);
@@ -1379,16 +1512,36 @@ mod tests {
     fn reset_reconnects_a_decoder_lazily() {
         let (host1, server1) = fake_server(None);
         let s = vtremote_session_new(VTREMOTE_MODE_DECODE);
-        for (k, v) in [("host", host1.as_str()), ("codec", "h264"), ("width", "16"), ("height", "16")] {
+        for (k, v) in [
+            ("host", host1.as_str()),
+            ("codec", "h264"),
+            ("width", "16"),
+            ("height", "16"),
+        ] {
             assert_eq!(set(s, k, v), St::Ok);
         }
-        assert_eq!(unsafe { vtremote_session_open(s) }, St::Ok, "{}", last_error(s));
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
         assert_eq!(unsafe { vtremote_session_reset(s) }, St::Ok);
         drop(server1.join());
         // The next send connects again, to the same host: nobody listens now.
         let data = [0u8, 0, 0, 1, 0x65];
-        let pkt = VtremotePacket { data: data.as_ptr(), size: 5, pts: 0, dts: 0, duration: 0, flags: 1 };
-        assert_eq!(unsafe { vtremote_session_send_packet(s, &pkt) }, St::Connect);
+        let pkt = VtremotePacket {
+            data: data.as_ptr(),
+            size: 5,
+            pts: 0,
+            dts: 0,
+            duration: 0,
+            flags: 1,
+        };
+        assert_eq!(
+            unsafe { vtremote_session_send_packet(s, &pkt) },
+            St::Connect
+        );
         unsafe { vtremote_session_free(s) };
     }
 
@@ -1416,7 +1569,10 @@ mod tests {
             .collect();
         declared.sort();
         declared.dedup();
-        assert_eq!(exported, declared, "include/vtremote.h and capi.rs disagree");
+        assert_eq!(
+            exported, declared,
+            "include/vtremote.h and capi.rs disagree"
+        );
         for st in ALL_STATUSES {
             let name = format!("{st:?}");
             let mut c_name = String::from("VTREMOTE_");

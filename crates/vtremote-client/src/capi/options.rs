@@ -214,7 +214,11 @@ mod tests {
 
     #[test]
     fn booleans_are_sent_as_one_and_reals_as_six_decimals() {
-        let w = wire(&[("allow_sw", "7"), ("alpha_quality", "0.5"), ("constant_bit_rate", "0")]);
+        let w = wire(&[
+            ("allow_sw", "7"),
+            ("alpha_quality", "0.5"),
+            ("constant_bit_rate", "0"),
+        ]);
         assert_eq!(
             w,
             vec![
