@@ -356,6 +356,8 @@ impl VtremoteSession {
             "time_base" => s.time_base = parse_ratio(value).ok_or_else(|| bad("NUM/DEN"))?,
             "framerate" => s.framerate = parse_ratio(value).ok_or_else(|| bad("NUM/DEN"))?,
             "mode" => return Err(invalid("option mode: set by vtremote_session_new")),
+            #[cfg(test)]
+            "test_panic" => panic!("test panic: {value}"),
             _ => s.options.set(key, value).map_err(invalid)?,
         }
         Ok(())
@@ -633,7 +635,7 @@ pub extern "C" fn vtremote_version() -> u32 {
 
 #[no_mangle]
 pub extern "C" fn vtremote_version_string() -> *const c_char {
-    VERSION_STRING.as_ptr()
+    guard(c"".as_ptr(), || VERSION_STRING.as_ptr())
 }
 
 /// Static text for a status; unknown values get a generic text.
@@ -723,10 +725,10 @@ pub unsafe extern "C" fn vtremote_session_open(s: *mut VtremoteSession) -> Vtrem
 /// `s` null or a live handle. The string stays valid until the next call on `s`.
 #[no_mangle]
 pub unsafe extern "C" fn vtremote_session_last_error(s: *const VtremoteSession) -> *const c_char {
-    match unsafe { s.as_ref() } {
+    guard(c"".as_ptr(), || match unsafe { s.as_ref() } {
         Some(s) => s.last_error.as_ptr(),
         None => c"no session (NULL handle)".as_ptr(),
-    }
+    })
 }
 
 /// # Safety
@@ -757,7 +759,7 @@ pub unsafe extern "C" fn vtremote_session_extradata(
 /// `s` null or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn vtremote_session_warning_count(s: *const VtremoteSession) -> usize {
-    unsafe { s.as_ref() }.map_or(0, |s| s.warnings.len())
+    guard(0, || unsafe { s.as_ref() }.map_or(0, |s| s.warnings.len()))
 }
 
 /// # Safety
@@ -767,9 +769,11 @@ pub unsafe extern "C" fn vtremote_session_warning(
     s: *const VtremoteSession,
     index: usize,
 ) -> *const c_char {
-    unsafe { s.as_ref() }
-        .and_then(|s| s.warnings.get(index))
-        .map_or(ptr::null(), |w| w.as_ptr())
+    guard(ptr::null(), || {
+        unsafe { s.as_ref() }
+            .and_then(|s| s.warnings.get(index))
+            .map_or(ptr::null(), |w| w.as_ptr())
+    })
 }
 
 /// # Safety
@@ -1244,6 +1248,21 @@ mod tests {
             unsafe { vtremote_session_set_extradata(s, ptr::null(), 4) },
             St::InvalidArgument
         );
+        unsafe { vtremote_session_free(s) };
+    }
+
+    #[test]
+    fn a_panic_is_caught_and_poisons_the_handle() {
+        let s = vtremote_session_new(VTREMOTE_MODE_ENCODE);
+        assert_eq!(set(s, "test_panic", "boom"), St::Internal);
+        assert!(
+            last_error(s).contains("test panic: boom"),
+            "{}",
+            last_error(s)
+        );
+        // Unusable afterwards, but still answerable and freeable.
+        assert_eq!(set(s, "host", "127.0.0.1:1"), St::Internal);
+        assert!(!unsafe { vtremote_session_summary(s) }.is_null());
         unsafe { vtremote_session_free(s) };
     }
 
