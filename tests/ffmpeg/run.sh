@@ -121,6 +121,10 @@ enc "$T/hevc.mp4" "$T/hevc.log" -c:v hevc_videotoolbox_remote -b:v 4M -g 60
 r=$(check "$T/hevc.mp4" --codec hevc --frames 150 --gop 60 --bitrate 4000000 --pix-fmt yuv420p) || exit 1
 decodes_cleanly "$T/hevc.mp4"
 pass "hevc nv12 -> .mp4: $r"
+enc "$T/hevcbf.mp4" "$T/hevcbf.log" -c:v hevc_videotoolbox_remote -b:v 4M -g 60 -bf 2 -vt_remote_wire_compression none
+r=$(check "$T/hevcbf.mp4" --codec hevc --frames 150 --gop 60 --bframes yes) || exit 1
+decodes_cleanly "$T/hevcbf.mp4"
+pass "hevc -bf 2, no wire compression: $r"
 enc "$T/main10.mkv" "$T/main10.log" -c:v hevc_videotoolbox_remote -pix_fmt p010le -profile:v main10 -b:v 4M -g 60
 r=$(check "$T/main10.mkv" --codec hevc --frames 150 --profile "Main 10" --pix-fmt yuv420p10le) || exit 1
 decodes_cleanly "$T/main10.mkv"
@@ -128,13 +132,14 @@ pass "hevc -pix_fmt p010le -profile:v main10: $r"
 
 # ---------------------------------------------------------------------------------------
 # Remote decode == local decode (framemd5 after converting both to the same format)
-same_frames() { # file codec pixfmt [extra input args]
+same_frames() { # file codec pixfmt [input args for both decodes]; $REMOTE_ARGS: remote only
   local f=$1 codec=$2 pix=$3
   shift 3
   rm -f "$T/local.md5" "$T/remote.md5"
   "$FF" -v error -nostdin -y "$@" -i "$f" -map 0:v -pix_fmt "$pix" -f framemd5 "$T/local.md5" ||
     fail "local decode of $f"
-  "$FF" -v error -nostdin -y "$@" -c:v "$codec" -vt_remote_host "$H" -i "$f" -map 0:v -pix_fmt "$pix" \
+  # shellcheck disable=SC2086
+  "$FF" -v error -nostdin -y "$@" -c:v "$codec" -vt_remote_host "$H" ${REMOTE_ARGS:-} -i "$f" -map 0:v -pix_fmt "$pix" \
     -f framemd5 "$T/remote.md5" 2>"$T/remote.log" || { cat "$T/remote.log" >&2; fail "remote decode of $f"; }
   # stream, pts, size and hash of every frame (durations are the muxer's guess)
   local a b
@@ -152,6 +157,10 @@ n=$(same_frames "$T/hevc.mp4" hevc_videotoolbox_remote yuv420p)
 pass "remote hevc decode (hvcC) == local: $n"
 n=$(same_frames "$T/main10.mkv" hevc_videotoolbox_remote yuv420p10le)
 pass "remote hevc Main 10 decode == local: $n"
+n=$(REMOTE_ARGS="-vt_remote_wire_compression lz4 -vt_remote_inflight 3" same_frames "$T/hevcbf.mp4" hevc_videotoolbox_remote yuv420p)
+pass "remote hevc decode with B-frames, lz4, window 3 == local: $n"
+n=$(same_frames "$T/h264bf.mkv" h264_videotoolbox_remote yuv420p -ss 2.5)
+pass "remote decode after an input seek (-ss 2.5) == local: $n"
 n=$(same_frames "$T/h264.mkv" h264_videotoolbox_remote yuv420p -stream_loop 1)
 [ "${n%% *}" = 300 ] || fail "looped remote decode gave $n, want 300 frames"
 pass "decoder flush (input loop) reconnects and stays frame-exact: $n"
