@@ -55,7 +55,7 @@ pub(crate) fn connect(config: &ClientConfig) -> Result<(TcpStream, SocketAddr), 
         .to_socket_addrs()
         .map_err(|source| ClientError::Resolve {
             host: host.clone(),
-            source,
+            cause: source,
         })?
         .collect();
     let mut last = None;
@@ -81,7 +81,7 @@ pub(crate) fn connect(config: &ClientConfig) -> Result<(TcpStream, SocketAddr), 
         },
         _ => ClientError::Connect {
             host: host.clone(),
-            source: e,
+            cause: e,
         },
     })
 }
@@ -101,7 +101,7 @@ pub(crate) fn read_message(
     let proto = |what: &str, source| ClientError::Protocol {
         host: host.into(),
         what: what.into(),
-        source,
+        cause: source,
     };
     let header = Header::decode(&h).map_err(|e| proto("reading a message header", e))?;
     limits
@@ -126,7 +126,7 @@ fn write_message(
     let bytes = msg.to_bytes().map_err(|source| ClientError::Protocol {
         host: host.into(),
         what: format!("encoding {}", msg.ty()),
-        source,
+        cause: source,
     })?;
     stream
         .write_all(&bytes)
@@ -162,25 +162,36 @@ fn hello(
         "sending HELLO",
     )
     .map_err(|e| with_timeout_ms(e, ms))?;
-    let msg = read_message(stream, &Limits::default(), host, "waiting for HELLO_ACK (is it a vtremote server?)", None)
-        .map_err(|e| match e {
-            ClientError::Protocol {
-                source: vtremote_proto::ProtoError::BadMagic(_),
-                ..
-            } => ClientError::Unexpected {
-                host: host.into(),
-                got: "non-vtremote bytes".into(),
-                expected: "HELLO_ACK",
-            },
-            ClientError::Closed { host, .. } => ClientError::Closed {
-                host,
-                what: "before HELLO_ACK (not a vtremote server, or it refused the connection)",
-            },
-            e => with_timeout_ms(e, ms),
-        })?;
+    let msg = read_message(
+        stream,
+        &Limits::default(),
+        host,
+        "waiting for HELLO_ACK (is it a vtremote server?)",
+        None,
+    )
+    .map_err(|e| match e {
+        ClientError::Protocol {
+            cause: vtremote_proto::ProtoError::BadMagic(_),
+            ..
+        } => ClientError::Unexpected {
+            host: host.into(),
+            got: "non-vtremote bytes".into(),
+            expected: "HELLO_ACK",
+        },
+        ClientError::Closed { host, .. } => ClientError::Closed {
+            host,
+            what: "before HELLO_ACK (not a vtremote server, or it refused the connection)",
+        },
+        e => with_timeout_ms(e, ms),
+    })?;
     let ack = match msg {
         Message::HelloAck(a) => a,
-        Message::Error(error) => return Err(ClientError::Server { host: host.into(), error }),
+        Message::Error(error) => {
+            return Err(ClientError::Server {
+                host: host.into(),
+                error,
+            })
+        }
         other => {
             return Err(ClientError::Unexpected {
                 host: host.into(),
@@ -360,17 +371,15 @@ impl<F: Send + 'static> Pipeline<F> {
                         let result = match item {
                             Outgoing::Bytes(b) => writer_stream.write_all(&b).map(|_| b.len()),
                             Outgoing::Frame(f) => {
-                                let bytes = match f.wire(&mut wire, &mut compressor, &mut scratch)
-                                {
+                                let bytes = match f.wire(&mut wire, &mut compressor, &mut scratch) {
                                     Ok(b) => b,
                                     Err(source) => {
-                                        let _ = failed.send(Incoming::Failed(
-                                            ClientError::Protocol {
+                                        let _ =
+                                            failed.send(Incoming::Failed(ClientError::Protocol {
                                                 host: thread_host.clone(),
                                                 what: "encoding FRAME".into(),
-                                                source,
-                                            },
-                                        ));
+                                                cause: source,
+                                            }));
                                         return;
                                     }
                                 };
@@ -474,7 +483,7 @@ impl<F: Send + 'static> Pipeline<F> {
         msg.to_bytes().map_err(|source| ClientError::Protocol {
             host: self.host.clone(),
             what: format!("encoding {}", msg.ty()),
-            source,
+            cause: source,
         })
     }
 

@@ -158,7 +158,7 @@ impl DecodeSession {
                     ClientError::Protocol {
                         host: host.clone(),
                         what: "decoded FRAME".into(),
-                        source,
+                        cause: source,
                     }
                 })
             }),

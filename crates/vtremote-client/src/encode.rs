@@ -5,7 +5,7 @@ use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 use vtremote_proto::{
-    encode_frame, Configure, FrameGeometry, Frame, PixelFormat, PlaneCompressor, PlaneSource,
+    encode_frame, Configure, Frame, FrameGeometry, PixelFormat, PlaneCompressor, PlaneSource,
     ProtoError, SideData, WireCompression,
 };
 

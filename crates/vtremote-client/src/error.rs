@@ -1,20 +1,16 @@
 use vtremote_proto::{ErrorMsg, ProtoError};
 
 /// Every failure names the helper it happened with and, where it helps, what was in flight.
+/// Causes are part of the message (`cause` fields are deliberately not `source`s), so a
+/// plain `to_string()` — all a C caller sees — tells the whole story once.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{host}: cannot resolve host name: {source}")]
-    Resolve {
-        host: String,
-        source: std::io::Error,
-    },
+    #[error("{host}: cannot resolve host name: {cause}")]
+    Resolve { host: String, cause: std::io::Error },
     #[error("{host}: connection refused (is vtremoted running and listening on that port?)")]
     Refused { host: String },
-    #[error("{host}: cannot connect: {source}")]
-    Connect {
-        host: String,
-        source: std::io::Error,
-    },
+    #[error("{host}: cannot connect: {cause}")]
+    Connect { host: String, cause: std::io::Error },
     #[error("{host}: timed out after {ms} ms {what}")]
     Timeout {
         host: String,
@@ -27,11 +23,11 @@ pub enum ClientError {
     Busy { host: String, active: u16, max: u16 },
     #[error("{host}: {error}")]
     Server { host: String, error: ErrorMsg },
-    #[error("{host}: {what}: {source}")]
+    #[error("{host}: {what}: {cause}")]
     Protocol {
         host: String,
         what: String,
-        source: ProtoError,
+        cause: ProtoError,
     },
     #[error("{host}: unexpected {got} while waiting for {expected}: not a vtremote server, or an incompatible one")]
     Unexpected {
@@ -39,11 +35,11 @@ pub enum ClientError {
         got: String,
         expected: &'static str,
     },
-    #[error("{host}: I/O error {what}: {source}")]
+    #[error("{host}: I/O error {what}: {cause}")]
     Io {
         host: String,
         what: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{host}: connection closed by the server {what}")]
     Closed { host: String, what: &'static str },
@@ -72,7 +68,7 @@ impl ClientError {
             _ => ClientError::Io {
                 host: host.into(),
                 what,
-                source,
+                cause: source,
             },
         }
     }
@@ -81,14 +77,14 @@ impl ClientError {
 /// A clonable summary of a reader/writer thread failure, handed to the caller's thread.
 pub(crate) fn clone_error(e: &ClientError) -> ClientError {
     match e {
-        ClientError::Resolve { host, source } => ClientError::Resolve {
+        ClientError::Resolve { host, cause } => ClientError::Resolve {
             host: host.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
+            cause: std::io::Error::new(cause.kind(), cause.to_string()),
         },
         ClientError::Refused { host } => ClientError::Refused { host: host.clone() },
-        ClientError::Connect { host, source } => ClientError::Connect {
+        ClientError::Connect { host, cause } => ClientError::Connect {
             host: host.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
+            cause: std::io::Error::new(cause.kind(), cause.to_string()),
         },
         ClientError::Timeout { host, ms, what } => ClientError::Timeout {
             host: host.clone(),
@@ -105,10 +101,10 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             host: host.clone(),
             error: error.clone(),
         },
-        ClientError::Protocol { host, what, source } => ClientError::Protocol {
+        ClientError::Protocol { host, what, cause } => ClientError::Protocol {
             host: host.clone(),
             what: what.clone(),
-            source: source.clone(),
+            cause: cause.clone(),
         },
         ClientError::Unexpected {
             host,
@@ -119,10 +115,10 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             got: got.clone(),
             expected,
         },
-        ClientError::Io { host, what, source } => ClientError::Io {
+        ClientError::Io { host, what, cause } => ClientError::Io {
             host: host.clone(),
             what,
-            source: std::io::Error::new(source.kind(), source.to_string()),
+            cause: std::io::Error::new(cause.kind(), cause.to_string()),
         },
         ClientError::Closed { host, what } => ClientError::Closed {
             host: host.clone(),

@@ -20,7 +20,9 @@ mod stats;
 #[cfg(feature = "capi")]
 pub mod capi;
 
-pub use config::{ClientConfig, DecoderParams, EncoderParams, ServerInfo, DEFAULT_INFLIGHT, DEFAULT_PORT};
+pub use config::{
+    ClientConfig, DecoderParams, EncoderParams, ServerInfo, DEFAULT_INFLIGHT, DEFAULT_PORT,
+};
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};
 pub use error::ClientError;
