@@ -8,7 +8,7 @@ CARGO   ?= cargo
 FFMPEG_BUILD_FLAGS ?= --full
 FFMPEG_TEST_FLAGS  ?= --minimal
 
-.PHONY: all build rust ffmpeg ffmpeg-test test lint unit e2e demo bench install clean bootstrap
+.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench install clean bootstrap
 
 all: build
 
@@ -25,6 +25,10 @@ ffmpeg: rust
 
 ffmpeg-test: rust
 	./ffmpeg/build.sh $(FFMPEG_TEST_FLAGS)
+
+# The patch series must also build on the newest release the distro offers.
+ffmpeg-other: rust
+	./ffmpeg/build.sh --version 9.0 --compile-only
 
 build: rust ffmpeg
 
@@ -44,7 +48,7 @@ e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
 
-test: rust lint unit e2e
+test: rust lint unit e2e ffmpeg-other
 	@echo "make test: all checks passed"
 
 demo: rust ffmpeg-test
