@@ -57,13 +57,20 @@ demo: rust ffmpeg-test
 bench: rust
 	./scripts/bench $(BIN)
 
-install: build
+# No rebuild here: `sudo make install` must not need root's cargo or Homebrew. Installs the
+# binaries, libvtremote (static + shared), include/vtremote.h and vtremote.pc; on macOS also
+# the launchd service: as root a system LaunchDaemon (a headless Mac mini serves before
+# anyone logs in), otherwise a LaunchAgent for the current user.
+install:
+	@for f in $(BIN)/vtremoted $(BIN)/vtremote $(BUILD)/lib/libvtremote.a; do \
+	  [ -e $$f ] || { echo "make install: $$f is missing; run 'make build' first (as yourself, not root)" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/vtremoted $(BIN)/vtremote $(DESTDIR)$(PREFIX)/bin/
 	for b in ffmpeg ffprobe; do if [ -x $(BIN)/$$b ]; then install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/; fi; done
-	# libvtremote (static + shared), include/vtremote.h and vtremote.pc
 	DESTDIR="$(DESTDIR)" ./ffmpeg/build.sh --install-capi $(PREFIX)
-	@if [ "$$(uname -s)" = Darwin ] && [ -z "$(DESTDIR)" ]; then dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi
+	@if [ "$$(uname -s)" = Darwin ] && [ -z "$(DESTDIR)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then dist/macos/install.sh --system --bin $(PREFIX)/bin/vtremoted; \
+	  else dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi; fi
 
 clean:
 	$(CARGO) clean
