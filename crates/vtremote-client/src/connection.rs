@@ -4,10 +4,10 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vtremote_proto::{
     Codec, Configure, ConfigureAck, FrameGeometry, Header, Hello, HelloStatus, Limits, Message,
@@ -16,6 +16,7 @@ use vtremote_proto::{
 
 use crate::config::{ClientConfig, ServerInfo, DEFAULT_PORT};
 use crate::error::ClientError;
+use crate::stats::Timings;
 
 /// Splits `host:port`, `[v6]:port`, bare `host` or bare IPv6 into host and port.
 pub(crate) fn split_host_port(spec: &str) -> Result<(String, u16), ClientError> {
@@ -244,6 +245,15 @@ pub(crate) enum Incoming<F> {
     Frame(F),
     Done,
     Failed(ClientError),
+}
+
+/// What waiting on the reader produced.
+pub(crate) enum Next<F> {
+    Item(Incoming<F>),
+    /// Non-blocking and nothing ready.
+    Empty,
+    /// Blocking and nothing arrived within the timeout.
+    TimedOut,
 }
 
 /// What the caller hands to the writer thread.
@@ -479,6 +489,41 @@ impl<F: Send + 'static> Pipeline<F> {
         }
     }
 
+    /// Next item from the reader: waits up to the timeout when `block` (and accounts the
+    /// wait in `timings`), otherwise returns at once. A vanished reader reads as `Closed`.
+    pub fn next(&self, block: bool, timings: &mut Timings, what: &'static str) -> Next<F> {
+        let closed = || {
+            Incoming::Failed(ClientError::Closed {
+                host: self.host.clone(),
+                what,
+            })
+        };
+        if !block {
+            return match self.rx.try_recv() {
+                Ok(item) => Next::Item(item),
+                Err(TryRecvError::Empty) => Next::Empty,
+                Err(TryRecvError::Disconnected) => Next::Item(closed()),
+            };
+        }
+        let t0 = Instant::now();
+        let r = self.rx.recv_timeout(self.timeout);
+        timings.wait_total += t0.elapsed();
+        timings.waits += 1;
+        match r {
+            Ok(item) => Next::Item(item),
+            Err(RecvTimeoutError::Timeout) => Next::TimedOut,
+            Err(RecvTimeoutError::Disconnected) => Next::Item(closed()),
+        }
+    }
+
+    pub fn timeout_error(&self, what: &'static str) -> ClientError {
+        ClientError::Timeout {
+            host: self.host.clone(),
+            ms: self.timeout.as_millis(),
+            what,
+        }
+    }
+
     pub fn message_bytes(&self, msg: &Message) -> Result<Vec<u8>, ClientError> {
         msg.to_bytes().map_err(|source| ClientError::Protocol {
             host: self.host.clone(),
@@ -487,14 +532,11 @@ impl<F: Send + 'static> Pipeline<F> {
         })
     }
 
-    /// Sends FLUSH once and closes our side for writing after the writer drains.
-    pub fn finish_input(&mut self) -> Result<(), ClientError> {
-        if self.tx.is_none() {
-            return Ok(());
-        }
+    /// Queues FLUSH behind everything already sent. Sessions call it once (they track
+    /// whether input has ended); the socket stays open to read the drained output and DONE.
+    pub fn finish_input(&self) -> Result<(), ClientError> {
         let flush = self.message_bytes(&Message::Flush)?;
-        self.send(Outgoing::Bytes(flush))?;
-        Ok(())
+        self.send(Outgoing::Bytes(flush))
     }
 }
 

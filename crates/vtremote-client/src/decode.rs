@@ -1,16 +1,15 @@
 //! Remote decoding: Annex B packets out, NV12/P010 pictures back.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 use vtremote_proto::{
-    Configure, Frame, FrameGeometry, Message, Packet, PixelFormat, PlaneDecompressor, ProtoError,
+    Configure, Frame, FrameGeometry, Packet, PixelFormat, PlaneDecompressor, ProtoError,
     WireCompression,
 };
 
 use crate::config::{ClientConfig, DecoderParams, ServerInfo};
-use crate::connection::{Incoming, Outgoing, Pipeline};
+use crate::connection::{Incoming, Next, Outgoing, Pipeline};
 use crate::error::{clone_error, ClientError};
 use crate::stats::{SessionStats, Timings};
 use crate::Received;
@@ -228,8 +227,7 @@ impl DecodeSession {
         if let Some(e) = &self.failed {
             return Err(clone_error(e));
         }
-        let flush = self.pipe.message_bytes(&Message::Flush)?;
-        self.pipe.send(Outgoing::Bytes(flush))?;
+        self.pipe.finish_input()?;
         self.eof_sent = true;
         Ok(())
     }
@@ -247,39 +245,17 @@ impl DecodeSession {
             return Ok(Received::Eof);
         }
         let block = self.eof_sent || self.in_flight >= self.window;
-        let item = if block {
-            let t0 = Instant::now();
-            let r = self.pipe.rx.recv_timeout(self.pipe.timeout);
-            self.timings.wait_total += t0.elapsed();
-            self.timings.waits += 1;
-            match r {
-                Ok(item) => item,
-                Err(RecvTimeoutError::Timeout) if !self.eof_sent => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    return Ok(Received::Again);
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let e = ClientError::Timeout {
-                        host: self.pipe.host.clone(),
-                        ms: self.pipe.timeout.as_millis(),
-                        what: "waiting for the decoder to drain",
-                    };
-                    self.failed = Some(clone_error(&e));
-                    return Err(e);
-                }
-                Err(RecvTimeoutError::Disconnected) => Incoming::Failed(ClientError::Closed {
-                    host: self.pipe.host.clone(),
-                    what: "while decoding",
-                }),
+        let item = match self.pipe.next(block, &mut self.timings, "while decoding") {
+            Next::Item(item) => item,
+            Next::Empty => return Ok(Received::Again),
+            Next::TimedOut if !self.eof_sent => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                return Ok(Received::Again);
             }
-        } else {
-            match self.pipe.rx.try_recv() {
-                Ok(item) => item,
-                Err(TryRecvError::Empty) => return Ok(Received::Again),
-                Err(TryRecvError::Disconnected) => Incoming::Failed(ClientError::Closed {
-                    host: self.pipe.host.clone(),
-                    what: "while decoding",
-                }),
+            Next::TimedOut => {
+                let e = self.pipe.timeout_error("waiting for the decoder to drain");
+                self.failed = Some(clone_error(&e));
+                return Err(e);
             }
         };
         match item {

@@ -1,7 +1,6 @@
 //! Remote encoding: raw NV12/P010 pictures out, Annex B packets back.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 use vtremote_proto::{
@@ -10,7 +9,7 @@ use vtremote_proto::{
 };
 
 use crate::config::{ClientConfig, EncoderParams, ServerInfo};
-use crate::connection::{Incoming, Outgoing, Pipeline};
+use crate::connection::{Incoming, Next, Outgoing, Pipeline};
 use crate::error::{clone_error, ClientError};
 use crate::stats::{SessionStats, Timings};
 use crate::Received;
@@ -345,39 +344,17 @@ impl EncodeSession {
             return Ok(Received::Eof);
         }
         let block = self.eof_sent || self.in_flight >= self.window;
-        let item = if block {
-            let t0 = Instant::now();
-            let r = self.pipe.rx.recv_timeout(self.pipe.timeout);
-            self.timings.wait_total += t0.elapsed();
-            self.timings.waits += 1;
-            match r {
-                Ok(item) => item,
-                Err(RecvTimeoutError::Timeout) => {
-                    let e = ClientError::Timeout {
-                        host: self.pipe.host.clone(),
-                        ms: self.pipe.timeout.as_millis(),
-                        what: if self.eof_sent {
-                            "waiting for the encoder to drain"
-                        } else {
-                            "waiting for an encoded packet"
-                        },
-                    };
-                    self.failed = Some(clone_error(&e));
-                    return Err(e);
-                }
-                Err(RecvTimeoutError::Disconnected) => Incoming::Failed(ClientError::Closed {
-                    host: self.pipe.host.clone(),
-                    what: "while encoding",
-                }),
-            }
-        } else {
-            match self.pipe.rx.try_recv() {
-                Ok(item) => item,
-                Err(TryRecvError::Empty) => return Ok(Received::Again),
-                Err(TryRecvError::Disconnected) => Incoming::Failed(ClientError::Closed {
-                    host: self.pipe.host.clone(),
-                    what: "while encoding",
-                }),
+        let item = match self.pipe.next(block, &mut self.timings, "while encoding") {
+            Next::Item(item) => item,
+            Next::Empty => return Ok(Received::Again),
+            Next::TimedOut => {
+                let e = self.pipe.timeout_error(if self.eof_sent {
+                    "waiting for the encoder to drain"
+                } else {
+                    "waiting for an encoded packet"
+                });
+                self.failed = Some(clone_error(&e));
+                return Err(e);
             }
         };
         match item {
