@@ -1,6 +1,5 @@
 //! Remote decoding: Annex B packets out, NV12/P010 pictures back.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vtremote_proto::{
@@ -9,9 +8,10 @@ use vtremote_proto::{
 };
 
 use crate::config::{ClientConfig, DecoderParams, ServerInfo};
-use crate::connection::{Incoming, Next, Outgoing, Pipeline};
-use crate::error::{clone_error, ClientError};
-use crate::stats::{SessionStats, Timings};
+use crate::connection::{Incoming, Outgoing, Pipeline};
+use crate::error::ClientError;
+use crate::flow::{Flow, Step};
+use crate::stats::SessionStats;
 use crate::Received;
 
 /// A compressed access unit to decode (Annex B).
@@ -107,14 +107,7 @@ fn unpack_frame(
 
 pub struct DecodeSession {
     pipe: Pipeline<OutputFrame>,
-    window: u32,
-    in_flight: u32,
-    packets_sent: u64,
-    frames_received: u64,
-    eof_sent: bool,
-    done: bool,
-    failed: Option<ClientError>,
-    timings: Timings,
+    flow: Flow,
 }
 
 impl DecodeSession {
@@ -164,14 +157,7 @@ impl DecodeSession {
         )?;
         Ok(DecodeSession {
             pipe,
-            window: config.inflight.max(1),
-            in_flight: 0,
-            packets_sent: 0,
-            frames_received: 0,
-            eof_sent: false,
-            done: false,
-            failed: None,
-            timings: Timings::new(),
+            flow: Flow::new(config.inflight),
         })
     }
 
@@ -190,17 +176,7 @@ impl DecodeSession {
 
     /// Queues one access unit. `Err(WouldBlock)` when the window is full: receive first.
     pub fn send_packet(&mut self, packet: &InputPacket<'_>) -> Result<(), ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        if self.eof_sent {
-            return Err(ClientError::InvalidArgument(
-                "send_packet after end of stream".into(),
-            ));
-        }
-        if self.in_flight >= self.window {
-            return Err(ClientError::WouldBlock);
-        }
+        self.flow.check_send("send_packet")?;
         let t0 = Instant::now();
         let mut buf = Vec::with_capacity(packet.data.len() + 44);
         Packet::encode_message(
@@ -211,25 +187,17 @@ impl DecodeSession {
             packet.keyframe as u32,
             packet.data,
         );
-        self.pipe.send(Outgoing::Bytes(buf))?;
-        self.in_flight += 1;
-        self.packets_sent += 1;
-        self.timings.max_inflight = self.timings.max_inflight.max(self.in_flight);
-        self.timings.send_total += t0.elapsed();
-        self.timings.sends += 1;
-        Ok(())
+        self.flow.submit(
+            &self.pipe,
+            Outgoing::Bytes(buf),
+            t0,
+            "while sending a packet",
+        )
     }
 
+    /// Ends the input: the helper drains its decoder and answers DONE. Idempotent.
     pub fn send_eof(&mut self) -> Result<(), ClientError> {
-        if self.eof_sent {
-            return Ok(());
-        }
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        self.pipe.finish_input()?;
-        self.eof_sent = true;
-        Ok(())
+        self.flow.end_input(&self.pipe)
     }
 
     /// Next decoded picture. Blocks only when the window is full or input has ended.
@@ -238,54 +206,28 @@ impl DecodeSession {
     /// packet it cannot decode), so a full window that stays silent for the timeout is taken
     /// as "that packet produced nothing" instead of an error, as the original client does.
     pub fn receive_frame(&mut self) -> Result<Received<OutputFrame>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        if self.done {
-            return Ok(Received::Eof);
-        }
-        let block = self.eof_sent || self.in_flight >= self.window;
-        let item = match self.pipe.next(block, &mut self.timings, "while decoding") {
-            Next::Item(item) => item,
-            Next::Empty => return Ok(Received::Again),
-            Next::TimedOut if !self.eof_sent => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                return Ok(Received::Again);
+        match self.flow.step(&self.pipe, "while decoding")? {
+            Step::Again => Ok(Received::Again),
+            Step::Eof => Ok(Received::Eof),
+            Step::TimedOut if !self.flow.eof_sent => {
+                self.flow.in_flight = self.flow.in_flight.saturating_sub(1);
+                Ok(Received::Again)
             }
-            Next::TimedOut => {
+            Step::TimedOut => {
                 let e = self.pipe.timeout_error("waiting for the decoder to drain");
-                self.failed = Some(clone_error(&e));
-                return Err(e);
+                Err(self.flow.fail(e))
             }
-        };
-        match item {
-            Incoming::Frame(f) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                self.frames_received += 1;
+            Step::Item(Incoming::Frame(f)) => {
+                self.flow.record_output();
                 Ok(Received::Item(f))
             }
-            Incoming::Packet(_) => Ok(Received::Again),
-            Incoming::Done => {
-                self.done = true;
-                Ok(Received::Eof)
-            }
-            Incoming::Failed(e) => {
-                self.failed = Some(clone_error(&e));
-                Err(e)
-            }
+            // PACKETs have no business in decode mode; skipped like the original client.
+            Step::Item(_) => Ok(Received::Again),
         }
     }
 
     pub fn stats(&self) -> SessionStats {
-        SessionStats {
-            frames: self.frames_received,
-            packets: self.packets_sent,
-            bytes_sent: self.pipe.bytes_sent.load(Ordering::Relaxed),
-            bytes_received: self.pipe.bytes_received.load(Ordering::Relaxed),
-            max_inflight: self.timings.max_inflight,
-            elapsed: self.timings.started.elapsed(),
-            mean_send: self.timings.mean_send(),
-            mean_wait: self.timings.mean_wait(),
-        }
+        self.flow
+            .stats(&self.pipe, self.flow.outputs, self.flow.inputs)
     }
 }

@@ -1,6 +1,5 @@
 //! Remote encoding: raw NV12/P010 pictures out, Annex B packets back.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vtremote_proto::{
@@ -9,9 +8,10 @@ use vtremote_proto::{
 };
 
 use crate::config::{ClientConfig, EncoderParams, ServerInfo};
-use crate::connection::{Incoming, Next, Outgoing, Pipeline};
-use crate::error::{clone_error, ClientError};
-use crate::stats::{SessionStats, Timings};
+use crate::connection::{Incoming, Outgoing, Pipeline};
+use crate::error::ClientError;
+use crate::flow::{Flow, Step};
+use crate::stats::SessionStats;
 use crate::Received;
 
 /// A picture to encode. Planes are borrowed only for the duration of `send_frame`.
@@ -98,14 +98,7 @@ pub struct EncodeSession {
     geometry: FrameGeometry,
     compression: WireCompression,
     extradata_annexb: Vec<u8>,
-    window: u32,
-    in_flight: u32,
-    frames_sent: u64,
-    packets_received: u64,
-    eof_sent: bool,
-    done: bool,
-    failed: Option<ClientError>,
-    timings: Timings,
+    flow: Flow,
     /// Used only when no compression is negotiated: the caller's thread builds the message.
     direct: PlaneCompressor,
 }
@@ -183,14 +176,7 @@ impl EncodeSession {
             geometry,
             compression: config.wire_compression,
             extradata_annexb,
-            window: config.inflight.max(1),
-            in_flight: 0,
-            frames_sent: 0,
-            packets_received: 0,
-            eof_sent: false,
-            done: false,
-            failed: None,
-            timings: Timings::new(),
+            flow: Flow::new(config.inflight),
             direct: PlaneCompressor::new(WireCompression::None).expect("no-op compressor"),
         })
     }
@@ -215,22 +201,12 @@ impl EncodeSession {
     }
 
     pub fn can_send(&self) -> bool {
-        !self.eof_sent && self.failed.is_none() && self.in_flight < self.window
+        self.flow.can_send()
     }
 
     /// Queues one picture. `Err(WouldBlock)` when the window is full: receive first.
     pub fn send_frame(&mut self, frame: &InputFrame<'_>) -> Result<(), ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        if self.eof_sent {
-            return Err(ClientError::InvalidArgument(
-                "send_frame after end of stream".into(),
-            ));
-        }
-        if self.in_flight >= self.window {
-            return Err(ClientError::WouldBlock);
-        }
+        self.flow.check_send("send_frame")?;
         let t0 = Instant::now();
         for (i, p) in frame.planes.iter().enumerate() {
             let want = self.geometry.row_bytes(i);
@@ -307,60 +283,35 @@ impl EncodeSession {
                 side_data: frame.side_data.clone(),
             }
         };
-        self.pipe.send(Outgoing::Frame(pending)).inspect_err(|_| {
-            self.failed = Some(ClientError::Closed {
-                host: self.pipe.host.clone(),
-                what: "while sending a frame",
-            });
-        })?;
-        self.in_flight += 1;
-        self.frames_sent += 1;
-        self.timings.max_inflight = self.timings.max_inflight.max(self.in_flight);
-        self.timings.send_total += t0.elapsed();
-        self.timings.sends += 1;
-        Ok(())
+        self.flow.submit(
+            &self.pipe,
+            Outgoing::Frame(pending),
+            t0,
+            "while sending a frame",
+        )
     }
 
     /// Ends the input: the helper drains its encoder and answers DONE. Idempotent.
     pub fn send_eof(&mut self) -> Result<(), ClientError> {
-        if self.eof_sent {
-            return Ok(());
-        }
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        self.pipe.finish_input()?;
-        self.eof_sent = true;
-        Ok(())
+        self.flow.end_input(&self.pipe)
     }
 
     /// Next encoded packet. Blocks (up to the timeout) only when the window is full or the
     /// input has ended; otherwise returns `Again` when nothing is ready.
     pub fn receive_packet(&mut self) -> Result<Received<OutputPacket>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(clone_error(e));
-        }
-        if self.done {
-            return Ok(Received::Eof);
-        }
-        let block = self.eof_sent || self.in_flight >= self.window;
-        let item = match self.pipe.next(block, &mut self.timings, "while encoding") {
-            Next::Item(item) => item,
-            Next::Empty => return Ok(Received::Again),
-            Next::TimedOut => {
-                let e = self.pipe.timeout_error(if self.eof_sent {
+        match self.flow.step(&self.pipe, "while encoding")? {
+            Step::Again => Ok(Received::Again),
+            Step::Eof => Ok(Received::Eof),
+            Step::TimedOut => {
+                let e = self.pipe.timeout_error(if self.flow.eof_sent {
                     "waiting for the encoder to drain"
                 } else {
                     "waiting for an encoded packet"
                 });
-                self.failed = Some(clone_error(&e));
-                return Err(e);
+                Err(self.flow.fail(e))
             }
-        };
-        match item {
-            Incoming::Packet(p) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                self.packets_received += 1;
+            Step::Item(Incoming::Packet(p)) => {
+                self.flow.record_output();
                 let keyframe = p.is_keyframe();
                 Ok(Received::Item(OutputPacket {
                     pts: p.pts,
@@ -370,28 +321,13 @@ impl EncodeSession {
                     data: p.data,
                 }))
             }
-            Incoming::Frame(()) => Ok(Received::Again),
-            Incoming::Done => {
-                self.done = true;
-                Ok(Received::Eof)
-            }
-            Incoming::Failed(e) => {
-                self.failed = Some(clone_error(&e));
-                Err(e)
-            }
+            // The reader never yields FRAMEs in encode mode (they fail the session).
+            Step::Item(_) => Ok(Received::Again),
         }
     }
 
     pub fn stats(&self) -> SessionStats {
-        SessionStats {
-            frames: self.frames_sent,
-            packets: self.packets_received,
-            bytes_sent: self.pipe.bytes_sent.load(Ordering::Relaxed),
-            bytes_received: self.pipe.bytes_received.load(Ordering::Relaxed),
-            max_inflight: self.timings.max_inflight,
-            elapsed: self.timings.started.elapsed(),
-            mean_send: self.timings.mean_send(),
-            mean_wait: self.timings.mean_wait(),
-        }
+        self.flow
+            .stats(&self.pipe, self.flow.inputs, self.flow.outputs)
     }
 }

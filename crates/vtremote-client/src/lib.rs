@@ -15,6 +15,7 @@ mod connection;
 mod decode;
 mod encode;
 mod error;
+mod flow;
 mod stats;
 
 #[cfg(feature = "capi")]
