@@ -14,6 +14,7 @@ pub mod extradata;
 pub mod hvcc;
 pub mod nal;
 mod reader;
+pub mod sei;
 pub mod sps;
 
 pub use bits::nal_to_rbsp;

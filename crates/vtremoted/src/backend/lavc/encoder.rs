@@ -1,6 +1,7 @@
 //! One libavcodec encode session.
 
 use ffmpeg_sys_next as ff;
+use vtremote_media::sei::CaptionQueue;
 use vtremote_proto::{Codec, PixelFormat};
 
 use super::convert::{self, Depth, DstPlane};
@@ -27,6 +28,8 @@ pub struct LavcEncoder {
     /// Largest number of frames the encoder held without output (tests check the bound).
     pub(super) max_held: u32,
     held: u32,
+    /// Captions for encoders that cannot embed them (x265, QSV, VAAPI).
+    captions: Option<CaptionQueue>,
 }
 
 pub(super) fn media_codec(c: Codec) -> vtremote_media::Codec {
@@ -225,6 +228,9 @@ impl LavcEncoder {
             flushed: false,
             max_held: 0,
             held: 0,
+            captions: plan
+                .insert_captions
+                .then(|| CaptionQueue::new(media_codec(config.codec))),
         })
     }
 
@@ -331,8 +337,13 @@ impl LavcEncoder {
                 }
             }
             self.last_dts = Some(dts);
-            let data = long_start_codes(self.pkt.data());
+            let mut data = long_start_codes(self.pkt.data());
             self.pkt.unref();
+            if let Some(q) = &mut self.captions {
+                data = q.apply(pts, data).map_err(|e| {
+                    BackendError::failed(format!("A53 captions of the frame at pts {pts}: {e}"))
+                })?;
+            }
             out.push(EncodedPacket {
                 pts,
                 dts,
@@ -482,7 +493,10 @@ impl VideoEncoder for LavcEncoder {
         }
         self.frame.clear_side_data();
         if let Some(cc) = raw.a53_cc.filter(|c| !c.is_empty()) {
-            self.frame.add_a53(cc)?;
+            match &mut self.captions {
+                Some(q) => q.remember(raw.pts, cc),
+                None => self.frame.add_a53(cc)?,
+            }
         }
         self.durations.insert(raw.pts, raw.duration);
         if let Some((pool, hwf)) = &mut self.hw {

@@ -22,7 +22,7 @@
 //! | max_slice_bytes | `slice-max-size` | warning | warning | warning | warning |
 //! | spatial_aq | 0 → `aq-mode=0`, else x264's default spatial AQ | 0 → `aq-mode=0` | `spatial-aq` | warning | warning |
 //! | colours, sar | avctx fields (written to the VUI) | same | same | same | same |
-//! | a53_cc | `a53cc` + frame side data | warning | side data | warning | warning |
+//! | a53_cc | `a53cc` + frame side data | A53 SEI inserted into the output by us | side data | SEI inserted by us | SEI inserted by us |
 //! | power_efficient=1, frames_before/after, alpha_quality | warning | warning | warning | warning | warning |
 //!
 //! Quality mode: the client's value is first turned into VideoToolbox's 0…1 quality exactly
@@ -117,6 +117,8 @@ pub struct Plan {
     pub expected_delay: u32,
     /// Frame rate given to rate control when the client sent none.
     pub assumed_frame_rate: Option<(u32, u32)>,
+    /// The encoder cannot embed A53 captions itself: we insert the SEI into its output.
+    pub insert_captions: bool,
 }
 
 impl Plan {
@@ -595,16 +597,12 @@ pub fn plan(
         }
     }
 
-    // A53 closed captions: libx264 embeds them when asked; NVENC always embeds frame side
-    // data; the others drop it.
+    // A53 closed captions: libx264 embeds them when asked and NVENC always embeds frame side
+    // data; for the others we insert the SEI into the output ourselves (vtremote_media::sei).
     match family {
         Family::X264 => p.private("a53cc", (o.a53_cc != 0) as i32, Some("a53_cc")),
         Family::Nvenc => {}
-        _ if o.a53_cc > 0 => p.warn(format!(
-            "a53_cc={}: {encoder} cannot embed A53 captions; ignored",
-            o.a53_cc
-        )),
-        _ => {}
+        _ => p.insert_captions = o.a53_cc != 0,
     }
 
     // B-frames and delay. The encoder may hold at most `budget` frames: the original client

@@ -354,6 +354,57 @@ fn lavc_a53_captions_are_embedded() {
 }
 
 #[test]
+fn lavc_x265_captions_are_inserted_as_prefix_sei_where_the_decoder_finds_them() {
+    let c = config(Codec::Hevc, PixelFormat::Nv12, |o| o.a53_cc = 1);
+    let mut enc = open(&c, "libx265").unwrap();
+    assert!(
+        !enc.warnings().iter().any(|w| w.contains("a53")),
+        "captions are honoured, not warned about: {:?}",
+        enc.warnings()
+    );
+    let mut out = Vec::new();
+    let cc = [0xfcu8, 0x94, 0x20, 0xfc, 0x94, 0x2c];
+    for i in 0..6 {
+        let p = picture(&c.geometry, i, false);
+        enc.encode(&raw(&p, &c.geometry, i as i64, false, Some(&cc)), &mut out)
+            .unwrap();
+    }
+    enc.flush(&mut out).unwrap();
+    assert_eq!(out.len(), 6);
+    let mut stream =
+        vtremote_media::extradata::to_annexb(vtremote_media::Codec::Hevc, enc.extradata()).unwrap();
+    for p in &out {
+        assert!(
+            p.data.windows(4).any(|w| w == b"GA94"),
+            "pts {} has its SEI",
+            p.pts
+        );
+        stream.extend_from_slice(&p.data);
+    }
+    let path = std::env::temp_dir().join(format!("vtremote-x265-cc-{}.hevc", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_frames",
+            "-show_entries",
+            "frame_side_data=side_data_type",
+        ])
+        .arg(&path)
+        .output()
+        .expect("system ffprobe");
+    let _ = std::fs::remove_file(&path);
+    let seen = String::from_utf8_lossy(&probe.stdout)
+        .matches("Closed Captions")
+        .count();
+    assert_eq!(
+        seen, 6,
+        "the reference decoder reports captions on every frame"
+    );
+}
+
+#[test]
 fn lavc_decoder_crops_pads_and_converts_depth() {
     let c = config(Codec::H264, PixelFormat::Nv12, |_| {});
     let e = encode(&c, "libx264");

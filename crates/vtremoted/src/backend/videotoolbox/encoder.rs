@@ -4,6 +4,7 @@ use std::ffi::{c_int, c_void};
 use std::sync::{Arc, Mutex};
 
 use vtremote_media::dts::DtsTracker;
+use vtremote_media::sei::CaptionQueue;
 use vtremote_media::{annexb, extradata};
 use vtremote_proto::Codec;
 
@@ -517,6 +518,9 @@ pub struct VtEncoder {
     extradata: Vec<u8>,
     warnings: Vec<String>,
     name: String,
+    /// VideoToolbox takes no caption input, so A53 SEI is inserted into the output access
+    /// units (as FFmpeg's own videotoolboxenc does). `None` when the client said a53_cc=0.
+    captions: Option<CaptionQueue>,
 }
 
 impl VtEncoder {
@@ -655,6 +659,8 @@ impl VtEncoder {
                 if hw { "HW" } else { "SW" },
                 config.codec
             ),
+            // Like FFmpeg's native a53cc (default on): embed unless the client said 0.
+            captions: (config.options.a53_cc != 0).then(|| CaptionQueue::new(media)),
         })
     }
 
@@ -663,7 +669,13 @@ impl VtEncoder {
             let pts = from_cmtime(o.pts, self.time_base)
                 .ok_or_else(|| BackendError::failed("encoder output without a numeric PTS"))?;
             let duration = from_cmtime(o.duration, self.time_base).unwrap_or(0);
-            self.dts.push(pts, (o.keyframe, o.data, duration));
+            let data = match &mut self.captions {
+                Some(q) => q.apply(pts, o.data).map_err(|e| {
+                    BackendError::failed(format!("A53 captions of the frame at pts {pts}: {e}"))
+                })?,
+                None => o.data,
+            };
+            self.dts.push(pts, (o.keyframe, data, duration));
         }
         loop {
             let next = if finish {
@@ -727,6 +739,9 @@ impl VideoEncoder for VtEncoder {
         }
         self.session.submit(frame, &self.geometry, self.time_base)?;
         self.last_pts = Some(frame.pts);
+        if let (Some(q), Some(cc)) = (&mut self.captions, frame.a53_cc) {
+            q.remember(frame.pts, cc);
+        }
         self.drain(out, false)
     }
 

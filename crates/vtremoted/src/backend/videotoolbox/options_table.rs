@@ -98,6 +98,8 @@ pub enum Target {
     With(&'static str),
     /// Accepted and not used; the reason is reported as a warning when the option is set.
     Ignored(&'static str),
+    /// Applied to the encoder's output bitstream rather than to the session.
+    OutputBitstream(&'static str),
 }
 
 /// Everything the table reads besides the options.
@@ -822,11 +824,8 @@ fn alpha_quality(ctx: &Context<'_>, plan: &mut Plan) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn ignored_if_set(ctx: &Context<'_>, plan: &mut Plan) -> Result<(), Refusal> {
-    if ctx.options.a53_cc > 0 && ctx.codec == Codec::Hevc {
-        plan.warnings
-            .push("a53_cc: VideoToolbox has no caption input; captions are not embedded".into());
-    }
+/// The encoder reads the option itself when it handles output (see `Target::OutputBitstream`).
+fn applied_to_output(_: &Context<'_>, _: &mut Plan) -> Result<(), Refusal> {
     Ok(())
 }
 
@@ -1020,9 +1019,11 @@ pub const OPTION_TABLE: &[OptionRow] = &[
     },
     OptionRow {
         key: "a53_cc",
-        target: Target::Ignored("VideoToolbox has no closed-caption input"),
+        target: Target::OutputBitstream(
+            "VideoToolbox has no caption input: the encoder inserts A53 SEI into each output access unit",
+        ),
         on_failure: OnFailure::Warn,
-        apply: ignored_if_set,
+        apply: applied_to_output,
     },
     OptionRow {
         key: "vtr_inflight",
