@@ -35,6 +35,7 @@ build: rust ffmpeg
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p vtremote-client --features capi --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p vtremoted --features vt-typecheck --all-targets --locked -- -D warnings
 	$(CARGO) check -p vtremoted --features vt-typecheck --locked
 	./scripts/vt-ffi-crosscheck --self-test

@@ -1613,4 +1613,71 @@ mod tests {
         );
         assert!(header.contains(&version), "header lacks `{version}`");
     }
+
+    #[test]
+    fn decode_order_from_an_original_daemon_is_returned_in_display_order() {
+        // The fake server answers each PACKET at once with a FRAME carrying that packet's
+        // pts: decode order, exactly what the original daemon does (spec §5.3).
+        let (addr, server) = fake_server(None);
+        let mut cfg = crate::ClientConfig::new(addr);
+        cfg.inflight = 4;
+        let extradata = avcc_record();
+        let depth = crate::reorder::reorder_depth(vtremote_media::Codec::H264, &extradata);
+        assert!(
+            (2..crate::reorder::UNKNOWN_DEPTH).contains(&depth),
+            "depth {depth}"
+        );
+        let params = crate::DecoderParams {
+            codec: crate::Codec::H264,
+            width: 318,
+            height: 238,
+            pix_fmt: PixelFormat::Nv12,
+            time_base: (1, 25),
+            extradata,
+            options: vec![],
+        };
+        let mut s = crate::DecodeSession::connect(&cfg, &params).unwrap();
+        assert!(!s.server_info().is_vtremoted_rs());
+        let decode_order = [0i64, 3, 1, 2, 6, 4, 5, 9, 7, 8];
+        let mut shown = Vec::new();
+        let take = |r: crate::Received<crate::OutputFrame>, shown: &mut Vec<i64>| match r {
+            crate::Received::Item(f) => {
+                shown.push(f.pts);
+                true
+            }
+            _ => false,
+        };
+        for &pts in &decode_order {
+            let data = [0, 0, 0, 1, 0x41, pts as u8];
+            let pkt = crate::InputPacket {
+                pts,
+                dts: pts,
+                duration: 1,
+                keyframe: pts == 0,
+                data: &data,
+            };
+            loop {
+                match s.send_packet(&pkt) {
+                    Ok(()) => break,
+                    Err(crate::ClientError::WouldBlock) => {
+                        let r = s.receive_frame().unwrap();
+                        take(r, &mut shown);
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            while take(s.receive_frame().unwrap(), &mut shown) {}
+        }
+        s.send_eof().unwrap();
+        loop {
+            match s.receive_frame().unwrap() {
+                crate::Received::Item(f) => shown.push(f.pts),
+                crate::Received::Eof => break,
+                crate::Received::Again => {}
+            }
+        }
+        assert_eq!(shown, (0..10).collect::<Vec<i64>>());
+        drop(s);
+        assert_eq!(server.join().unwrap().packets, 10);
+    }
 }

@@ -11,6 +11,7 @@ use crate::config::{ClientConfig, DecoderParams, ServerInfo};
 use crate::connection::{Incoming, Outgoing, Pipeline};
 use crate::error::ClientError;
 use crate::flow::{Flow, Step};
+use crate::reorder::{reorder_depth, Reorder};
 use crate::stats::SessionStats;
 use crate::Received;
 
@@ -108,6 +109,8 @@ fn unpack_frame(
 pub struct DecodeSession {
     pipe: Pipeline<OutputFrame>,
     flow: Flow,
+    /// Only for servers other than ours, which return decode order (see `reorder`).
+    reorder: Option<Reorder<OutputFrame>>,
 }
 
 impl DecodeSession {
@@ -155,9 +158,17 @@ impl DecodeSession {
                 })
             }),
         )?;
+        let reorder = (!pipe.info.is_vtremoted_rs()).then(|| {
+            let codec = match params.codec {
+                vtremote_proto::Codec::H264 => vtremote_media::Codec::H264,
+                vtremote_proto::Codec::Hevc => vtremote_media::Codec::Hevc,
+            };
+            Reorder::new(reorder_depth(codec, &params.extradata))
+        });
         Ok(DecodeSession {
             pipe,
             flow: Flow::new(config.inflight),
+            reorder,
         })
     }
 
@@ -206,23 +217,38 @@ impl DecodeSession {
     /// packet it cannot decode), so a full window that stays silent for the timeout is taken
     /// as "that packet produced nothing" instead of an error, as the original client does.
     pub fn receive_frame(&mut self) -> Result<Received<OutputFrame>, ClientError> {
-        match self.flow.step(&self.pipe, "while decoding")? {
-            Step::Again => Ok(Received::Again),
-            Step::Eof => Ok(Received::Eof),
-            Step::TimedOut if !self.flow.eof_sent => {
-                self.flow.in_flight = self.flow.in_flight.saturating_sub(1);
-                Ok(Received::Again)
+        loop {
+            if let Some(f) = self.reorder.as_mut().and_then(Reorder::ready) {
+                return Ok(Received::Item(f));
             }
-            Step::TimedOut => {
-                let e = self.pipe.timeout_error("waiting for the decoder to drain");
-                Err(self.flow.fail(e))
+            match self.flow.step(&self.pipe, "while decoding")? {
+                Step::Again => return Ok(Received::Again),
+                Step::Eof => {
+                    return Ok(
+                        match self.reorder.as_mut().and_then(Reorder::pop_earliest) {
+                            Some(f) => Received::Item(f),
+                            None => Received::Eof,
+                        },
+                    )
+                }
+                Step::TimedOut if !self.flow.eof_sent => {
+                    self.flow.in_flight = self.flow.in_flight.saturating_sub(1);
+                    return Ok(Received::Again);
+                }
+                Step::TimedOut => {
+                    let e = self.pipe.timeout_error("waiting for the decoder to drain");
+                    return Err(self.flow.fail(e));
+                }
+                Step::Item(Incoming::Frame(f)) => {
+                    self.flow.record_output();
+                    match &mut self.reorder {
+                        Some(r) => r.push(f.pts, f),
+                        None => return Ok(Received::Item(f)),
+                    }
+                }
+                // PACKETs have no business in decode mode; skipped like the original client.
+                Step::Item(_) => return Ok(Received::Again),
             }
-            Step::Item(Incoming::Frame(f)) => {
-                self.flow.record_output();
-                Ok(Received::Item(f))
-            }
-            // PACKETs have no business in decode mode; skipped like the original client.
-            Step::Item(_) => Ok(Received::Again),
         }
     }
 

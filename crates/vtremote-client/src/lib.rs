@@ -16,6 +16,7 @@ mod decode;
 mod encode;
 mod error;
 mod flow;
+mod reorder;
 mod stats;
 
 #[cfg(feature = "capi")]
