@@ -397,10 +397,6 @@ fn encode(
     Ok(())
 }
 
-fn parameter_sets(codec: Codec, au_bytes: &[u8]) -> Vec<u8> {
-    au::parameter_sets(codec, au_bytes)
-}
-
 fn decode(
     conn: Conn,
     codec: Codec,
@@ -409,17 +405,17 @@ fn decode(
     output: PathBuf,
 ) -> Result<()> {
     let data = std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
-    let units = au::split_access_units(codec, &data);
+    let media_codec = match codec {
+        Codec::H264 => vtremote_media::Codec::H264,
+        Codec::Hevc => vtremote_media::Codec::Hevc,
+    };
+    let units = au::split_access_units(media_codec, &data);
     if units.is_empty() {
         bail!(
             "{} holds no {codec} NAL units (is it Annex B?)",
             input.display()
         );
     }
-    let media_codec = match codec {
-        Codec::H264 => vtremote_media::Codec::H264,
-        Codec::Hevc => vtremote_media::Codec::Hevc,
-    };
     let info = vtremote_media::sps::stream_info_from_annexb(media_codec, &data)
         .with_context(|| format!("{}: no usable {codec} SPS", input.display()))?;
     let pix_fmt = if info.bit_depth_luma > 8 {
@@ -435,7 +431,7 @@ fn decode(
         height: info.height,
         pix_fmt,
         time_base: (1, 90_000),
-        extradata: parameter_sets(codec, &units[0]),
+        extradata: au::parameter_sets(media_codec, &units[0]),
         options: Vec::new(),
     };
     let mut session = DecodeSession::connect(&config, &params)?;
@@ -454,7 +450,7 @@ fn decode(
             pts: n as i64,
             dts: n as i64,
             duration: 1,
-            keyframe: au::is_keyframe(codec, unit),
+            keyframe: vtremote_media::nal::access_unit_is_random_access(media_codec, unit),
             data: unit,
         };
         loop {
