@@ -405,18 +405,14 @@ fn decode(
     output: PathBuf,
 ) -> Result<()> {
     let data = std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
-    let media_codec = match codec {
-        Codec::H264 => vtremote_media::Codec::H264,
-        Codec::Hevc => vtremote_media::Codec::Hevc,
-    };
-    let units = au::split_access_units(media_codec, &data);
+    let units = au::split_access_units(codec, &data);
     if units.is_empty() {
         bail!(
             "{} holds no {codec} NAL units (is it Annex B?)",
             input.display()
         );
     }
-    let info = vtremote_media::sps::stream_info_from_annexb(media_codec, &data)
+    let info = vtremote_media::sps::stream_info_from_annexb(codec, &data)
         .with_context(|| format!("{}: no usable {codec} SPS", input.display()))?;
     let pix_fmt = if info.bit_depth_luma > 8 {
         PixelFormat::P010
@@ -431,7 +427,7 @@ fn decode(
         height: info.height,
         pix_fmt,
         time_base: (1, 90_000),
-        extradata: au::parameter_sets(media_codec, &units[0]),
+        extradata: au::parameter_sets(codec, &units[0]),
         options: Vec::new(),
     };
     let mut session = DecodeSession::connect(&config, &params)?;
@@ -450,7 +446,7 @@ fn decode(
             pts: n as i64,
             dts: n as i64,
             duration: 1,
-            keyframe: vtremote_media::nal::access_unit_is_random_access(media_codec, unit),
+            keyframe: vtremote_media::nal::access_unit_is_random_access(codec, unit),
             data: unit,
         };
         loop {

@@ -158,13 +158,8 @@ impl DecodeSession {
                 })
             }),
         )?;
-        let reorder = (!pipe.info.is_vtremoted_rs()).then(|| {
-            let codec = match params.codec {
-                vtremote_proto::Codec::H264 => vtremote_media::Codec::H264,
-                vtremote_proto::Codec::Hevc => vtremote_media::Codec::Hevc,
-            };
-            Reorder::new(reorder_depth(codec, &params.extradata))
-        });
+        let reorder = (!pipe.info.is_vtremoted_rs())
+            .then(|| Reorder::new(reorder_depth(params.codec, &params.extradata)));
         Ok(DecodeSession {
             pipe,
             flow: Flow::new(config.inflight),

@@ -158,11 +158,7 @@ impl EncodeSession {
         let extradata_annexb = if pipe.ack.extradata.is_empty() {
             Vec::new()
         } else {
-            let codec = match params.codec {
-                vtremote_proto::Codec::H264 => vtremote_media::Codec::H264,
-                vtremote_proto::Codec::Hevc => vtremote_media::Codec::Hevc,
-            };
-            vtremote_media::extradata::to_annexb(codec, &pipe.ack.extradata).map_err(|e| {
+            vtremote_media::extradata::to_annexb(params.codec, &pipe.ack.extradata).map_err(|e| {
                 ClientError::InvalidArgument(format!(
                     "{}: CONFIGURE_ACK extradata ({} bytes) is not a valid {} configuration record: {e}",
                     config.host,

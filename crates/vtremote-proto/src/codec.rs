@@ -2,37 +2,9 @@
 
 use std::fmt;
 
-/// The video codec of a session, chosen by HELLO's `codec` string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    H264,
-    Hevc,
-}
-
-impl Codec {
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Codec::H264 => "h264",
-            Codec::Hevc => "hevc",
-        }
-    }
-
-    /// Unlike the original server (which silently falls back to H.264), an unknown name is
-    /// `None` so the daemon can refuse it by name.
-    pub fn from_wire_name(name: &str) -> Option<Codec> {
-        match name {
-            "h264" => Some(Codec::H264),
-            "hevc" => Some(Codec::Hevc),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Codec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.wire_name())
-    }
-}
+/// The video codec of a session, chosen by HELLO's `codec` string. One type shared with
+/// the bitstream helpers (defined in vtremote-media, which depends on nothing).
+pub use vtremote_media::Codec;
 
 /// Raw picture layouts carried in FRAME messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,6 @@ use ffmpeg_sys_next as ff;
 use vtremote_proto::{FrameGeometry, PixelFormat};
 
 use super::convert::{self, Depth, DstPlane, SrcChroma, SrcPlane};
-use super::encoder::media_codec;
 use super::ffi::{self, CodecContext, Frame, Packet};
 use crate::backend::{BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder};
 
@@ -32,9 +31,8 @@ impl LavcDecoder {
         // header and catches a malformed record here, with a clear message, instead of as
         // a decode error on the first packet.
         if !config.extradata.is_empty() {
-            let annexb =
-                vtremote_media::extradata::to_annexb(media_codec(config.codec), &config.extradata)
-                    .map_err(|e| BackendError::unsupported("extradata", e.to_string()))?;
+            let annexb = vtremote_media::extradata::to_annexb(config.codec, &config.extradata)
+                .map_err(|e| BackendError::unsupported("extradata", e.to_string()))?;
             ctx.set_extradata(&annexb)?;
         }
         {

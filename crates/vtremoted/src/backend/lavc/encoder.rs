@@ -2,7 +2,7 @@
 
 use ffmpeg_sys_next as ff;
 use vtremote_media::sei::CaptionQueue;
-use vtremote_proto::{Codec, PixelFormat};
+use vtremote_proto::PixelFormat;
 
 use super::convert::{self, Depth, DstPlane};
 use super::ffi::{self, BufferRef, CodecContext, Frame, Packet};
@@ -30,13 +30,6 @@ pub struct LavcEncoder {
     held: u32,
     /// Captions for encoders that cannot embed them (x265, QSV, VAAPI).
     captions: Option<CaptionQueue>,
-}
-
-pub(super) fn media_codec(c: Codec) -> vtremote_media::Codec {
-    match c {
-        Codec::H264 => vtremote_media::Codec::H264,
-        Codec::Hevc => vtremote_media::Codec::Hevc,
-    }
 }
 
 fn layout_of(f: ff::AVPixelFormat) -> Option<InputLayout> {
@@ -198,9 +191,9 @@ impl LavcEncoder {
         let extradata = if annexb.is_empty() {
             Vec::new()
         } else {
-            vtremote_media::extradata::to_record(media_codec(config.codec), annexb).map_err(
-                |e| BackendError::failed(format!("{encoder} parameter sets do not parse: {e}")),
-            )?
+            vtremote_media::extradata::to_record(config.codec, annexb).map_err(|e| {
+                BackendError::failed(format!("{encoder} parameter sets do not parse: {e}"))
+            })?
         };
         if extradata.is_empty() {
             return Err(BackendError::failed(format!(
@@ -230,7 +223,7 @@ impl LavcEncoder {
             held: 0,
             captions: plan
                 .insert_captions
-                .then(|| CaptionQueue::new(media_codec(config.codec))),
+                .then(|| CaptionQueue::new(config.codec)),
         })
     }
 

@@ -14,7 +14,7 @@ use vtremote_media::{annexb, extradata, nal};
 use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
 
 use super::cf::{self, Cf, Dict};
-use super::{check, from_cmtime, media_codec, pixel_format_type, to_cmtime};
+use super::{check, from_cmtime, pixel_format_type, to_cmtime};
 use crate::backend::vt_osstatus;
 use crate::backend::{BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder};
 
@@ -264,7 +264,7 @@ pub struct VtDecoder {
 
 impl VtDecoder {
     pub fn open(config: &DecoderConfig) -> Result<Self, BackendError> {
-        let media = media_codec(config.codec);
+        let media = config.codec;
         let parameter_sets = extradata::parameter_sets(media, &config.extradata)
             .map_err(|e| BackendError::unsupported("extradata", e.to_string()))?;
         let mut decoder = VtDecoder {
@@ -287,7 +287,7 @@ impl VtDecoder {
     }
 
     fn start(&mut self, parameter_sets: Vec<Vec<u8>>) -> Result<(), BackendError> {
-        let media = media_codec(self.codec);
+        let media = self.codec;
         let mut annexb_ps = Vec::new();
         annexb::write_annexb(&mut annexb_ps, parameter_sets.iter().map(Vec::as_slice));
         let info = vtremote_media::stream_info_from_annexb(media, &annexb_ps)
@@ -362,7 +362,7 @@ impl VideoDecoder for VtDecoder {
         packet: &CompressedPacket<'_>,
         out: &mut Vec<DecodedFrame>,
     ) -> Result<(), BackendError> {
-        let media = media_codec(self.codec);
+        let media = self.codec;
         let in_band: Vec<Vec<u8>> = annexb::nal_units(packet.data)
             .filter(|n| nal::is_parameter_set(media, n))
             .map(<[u8]>::to_vec)

@@ -9,9 +9,7 @@ use vtremote_media::{annexb, extradata};
 use vtremote_proto::Codec;
 
 use super::cf::{self, Cf, Dict};
-use super::{
-    check, codec_type, ffi, from_cmtime, media_codec, pixel_format_type, to_cmtime, ARM64,
-};
+use super::{check, codec_type, ffi, from_cmtime, pixel_format_type, to_cmtime, ARM64};
 use crate::backend::vt_options::{self, Context, OnFailure, PropValue, Symbol};
 use crate::backend::vt_osstatus;
 use crate::backend::{BackendError, EncodedPacket, EncoderConfig, RawFrame, VideoEncoder};
@@ -612,7 +610,7 @@ impl VtEncoder {
                     BackendError::failed("the warm-up encode produced no parameter sets")
                 })?
         };
-        let media = media_codec(config.codec);
+        let media = config.codec;
         let extradata = extradata::annexb_to_record(media, &parameter_sets).map_err(|e| {
             BackendError::failed(format!("building {} extradata: {e}", config.codec))
         })?;

@@ -45,13 +45,6 @@ pub(crate) fn codec_type(codec: Codec) -> ffi::CMVideoCodecType {
     }
 }
 
-pub(crate) fn media_codec(codec: Codec) -> vtremote_media::Codec {
-    match codec {
-        Codec::H264 => vtremote_media::Codec::H264,
-        Codec::Hevc => vtremote_media::Codec::Hevc,
-    }
-}
-
 /// CoreVideo pixel format for a wire format and range (videotoolbox.md §4.1).
 pub(crate) fn pixel_format_type(pix_fmt: PixelFormat, full_range: bool) -> ffi::OSType {
     match (pix_fmt, full_range) {
