@@ -111,6 +111,9 @@ pub struct DecodeSession {
     flow: Flow,
     /// Only for servers other than ours, which return decode order (see `reorder`).
     reorder: Option<Reorder<OutputFrame>>,
+    /// A full window stayed silent for one timeout and that was forgiven; a second silent
+    /// timeout in a row is an error (see `receive_frame`).
+    forgave_silence: bool,
 }
 
 impl DecodeSession {
@@ -164,6 +167,7 @@ impl DecodeSession {
             pipe,
             flow: Flow::new(config.inflight),
             reorder,
+            forgave_silence: false,
         })
     }
 
@@ -208,9 +212,12 @@ impl DecodeSession {
 
     /// Next decoded picture. Blocks only when the window is full or input has ended.
     ///
-    /// A packet may legitimately yield no picture (the original server sends nothing for a
-    /// packet it cannot decode), so a full window that stays silent for the timeout is taken
-    /// as "that packet produced nothing" instead of an error, as the original client does.
+    /// A packet may legitimately yield no picture: the original server sends nothing for a
+    /// packet it cannot decode. So with a server other than ours, a full window that stays
+    /// silent for one timeout is taken as "that packet produced nothing", as the original
+    /// client does, but only once in a row: a helper that answers nothing at all (or only
+    /// messages we skip) fails within two timeouts instead of costing one timeout per
+    /// packet of the input. Our daemon answers every packet, so there one timeout fails.
     pub fn receive_frame(&mut self) -> Result<Received<OutputFrame>, ClientError> {
         loop {
             if let Some(f) = self.reorder.as_mut().and_then(Reorder::ready) {
@@ -226,15 +233,26 @@ impl DecodeSession {
                         },
                     )
                 }
-                Step::TimedOut if !self.flow.eof_sent => {
+                Step::TimedOut
+                    if !self.flow.eof_sent
+                        && !self.forgave_silence
+                        && !self.pipe.info.is_vtremoted_rs() =>
+                {
+                    self.forgave_silence = true;
                     self.flow.in_flight = self.flow.in_flight.saturating_sub(1);
                     return Ok(Received::Again);
                 }
                 Step::TimedOut => {
-                    let e = self.pipe.timeout_error("waiting for the decoder to drain");
+                    let what = if self.flow.eof_sent {
+                        "waiting for the decoder to drain"
+                    } else {
+                        "waiting for a decoded frame (the helper answered none of the packets in flight)"
+                    };
+                    let e = self.pipe.timeout_error(what);
                     return Err(self.flow.fail(e));
                 }
                 Step::Item(Incoming::Frame(f)) => {
+                    self.forgave_silence = false;
                     self.flow.record_output();
                     match &mut self.reorder {
                         Some(r) => r.push(f.pts, f),

@@ -25,17 +25,37 @@ use crate::backend::{
     Backend, BackendError, CompressedPacket, DecodedFrame, DecoderConfig, EncodedPacket,
     EncoderConfig, PlaneRef, RawFrame, VideoDecoder, VideoEncoder,
 };
-use crate::slots::Slots;
+use crate::slots::{SlotGuard, Slots};
 use crate::stats::SessionStats;
 use crate::wire::{read_message, WireError};
 
 /// Input queued between reader and codec: small, because each item may be a 4K picture.
 const INPUT_QUEUE: usize = 4;
+/// The same for a client that did not tell us its window (the original FFmpeg client):
+/// everything we hold counts against its window, and a full window makes it duplicate or
+/// drop frames (docs/protocol.md, "The original client's window"). With this queue, the
+/// receive buffer below and `ORIGINAL_CLIENT_DELAY`, the daemon holds at most
+/// 1 (socket) + 1 (reader) + 1 (queue) + 1 (in the encode call) + 3 (encoder) = 7 frames,
+/// and at real-time pacing only what the encoder holds.
+const ORIGINAL_CLIENT_INPUT_QUEUE: usize = 1;
+/// Encoder delay bound for such a client: a quarter of its default window.
+const ORIGINAL_CLIENT_DELAY: u32 = ORIGINAL_CLIENT_WINDOW / 4;
 /// Output queued between codec and writer.
 const OUTPUT_QUEUE: usize = 16;
-/// After DONE, how long we keep reading (and discarding) the client's trailing FLUSHes
-/// before closing: the original client sends several (design.md).
-const DRAIN_AFTER_DONE: Duration = Duration::from_secs(2);
+/// After an ERROR, how long we keep reading (and discarding) what the client still sends
+/// before closing, so it sees our message and a FIN rather than a reset.
+const DRAIN_AFTER_ERROR: Duration = Duration::from_secs(2);
+/// After DONE the connection stays fully open until the client closes it, at most this
+/// long. The original FFmpeg client keeps its last packets queued after reading DONE and
+/// reads the socket again before returning each one: a FIN from us at that point is an
+/// error to it and the queued packets are lost (docs/protocol.md, "Closing after DONE").
+/// Clients close as soon as their codec is closed, so this only bounds a client that
+/// keeps an idle codec open.
+const LINGER_AFTER_DONE: Duration = Duration::from_secs(30);
+/// What a lingering session reads and discards at most (repeated FLUSHes are 12 bytes).
+const LINGER_DISCARD_LIMIT: u64 = 64 * 1024 * 1024;
+/// How often a lingering session looks at the daemon's shutdown flag.
+const LINGER_POLL: Duration = Duration::from_millis(100);
 /// The original client's in-flight window when it does not tell us its own.
 const ORIGINAL_CLIENT_WINDOW: u32 = 16;
 /// VideoToolbox's MaxFrameDelayCount in the original server; our bound for any backend.
@@ -137,7 +157,7 @@ pub fn run(mut stream: TcpStream, ctx: SessionContext) {
 fn close_gracefully(stream: &mut TcpStream) {
     let _ = stream.flush();
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + DRAIN_AFTER_DONE;
+    let deadline = Instant::now() + DRAIN_AFTER_ERROR;
     let mut sink = [0u8; 16 * 1024];
     let mut total = 0usize;
     while Instant::now() < deadline && total < 256 * 1024 * 1024 {
@@ -230,7 +250,7 @@ fn serve(
             ));
         }
     }
-    let Some(_slot) = ctx.slots.try_acquire() else {
+    let Some(slot) = ctx.slots.try_acquire() else {
         let active = ctx.slots.active();
         write_msg(stream, &ack(HelloStatus::Busy, active), stats)?;
         // Old clients stop at the status byte; ours reads this for the full reason.
@@ -310,6 +330,7 @@ fn serve(
     let mut warnings = options.notes.clone();
     let mode = options.mode;
     let compression = options.wire_compression;
+    let window_negotiated = options.client_inflight.is_some();
     let engine = match mode {
         Mode::Encode => {
             if codec == Codec::H264 && pix_fmt == PixelFormat::P010 {
@@ -318,13 +339,19 @@ fn serve(
                     "unsupported pix_fmt p010 for h264: H.264 encoding takes nv12 (use hevc for 10-bit)",
                 ));
             }
-            let window = options.client_inflight.unwrap_or(ORIGINAL_CLIENT_WINDOW);
+            let max_delay_frames = match options.client_inflight {
+                Some(window) => window.saturating_sub(1).min(MAX_ENCODER_DELAY),
+                None => {
+                    limit_receive_buffer(stream, &geometry, ctx.id);
+                    ORIGINAL_CLIENT_DELAY
+                }
+            };
             let config = EncoderConfig {
                 codec,
                 geometry,
                 time_base,
                 frame_rate,
-                max_delay_frames: window.saturating_sub(1).min(MAX_ENCODER_DELAY),
+                max_delay_frames,
                 options,
             };
             let enc = ctx.backend.open_encoder(&config)?;
@@ -372,8 +399,35 @@ fn serve(
         stats.backend
     );
 
-    stream_session(stream, ctx, stats, engine, geometry, compression).map(|()| "ok")
+    let negotiated = Negotiated {
+        engine,
+        geometry,
+        compression,
+        window_negotiated,
+        slot,
+    };
+    stream_session(stream, ctx, stats, negotiated).map(|()| "ok")
 }
+
+/// A client that did not tell us its window counts every frame in our socket buffer as in
+/// flight; the kernel's autotuned buffer (megabytes) would hold several pictures. One
+/// picture's worth keeps a backlog in the client, where it belongs.
+fn limit_receive_buffer(stream: &TcpStream, geometry: &FrameGeometry, session: u64) {
+    let size = geometry
+        .tight_frame_bytes()
+        .clamp(RECEIVE_BUFFER_MIN, RECEIVE_BUFFER_MAX);
+    if let Err(e) = socket2::SockRef::from(stream).set_recv_buffer_size(size) {
+        warn!(
+            session,
+            "cannot limit the receive buffer to {size} bytes: {e}"
+        );
+    }
+}
+
+/// Bounds for `limit_receive_buffer`: small pictures still get a buffer that keeps a LAN
+/// link busy; 4K P010 (24 MB) does not get a buffer of its own size.
+const RECEIVE_BUFFER_MIN: usize = 256 * 1024;
+const RECEIVE_BUFFER_MAX: usize = 4 * 1024 * 1024;
 
 enum Engine {
     Encoder(Box<dyn VideoEncoder>),
@@ -440,7 +494,6 @@ fn spawn_reader(
     mut stream: TcpStream,
     shape: StreamShape,
     counters: Arc<WireCounters>,
-    draining: Arc<AtomicBool>,
     to_codec: SyncSender<Input>,
     to_writer: SyncSender<Output>,
 ) -> std::io::Result<JoinHandle<()>> {
@@ -465,12 +518,11 @@ fn spawn_reader(
                 }
             };
             let mut flushed = false;
+            let mut discarded = 0u64;
             loop {
-                let timeout = if draining.load(Ordering::Acquire) {
-                    DRAIN_AFTER_DONE
-                } else {
-                    idle
-                };
+                // After FLUSH the client only owes us its close (and maybe more FLUSHes):
+                // wait for it as long as the session lingers, not the idle timeout.
+                let timeout = if flushed { LINGER_AFTER_DONE } else { idle };
                 let (msg, size) = match read_message(&mut stream, &limits, timeout) {
                     Ok(Some(m)) => m,
                     Ok(None) => {
@@ -486,8 +538,17 @@ fn spawn_reader(
                 };
                 counters.bytes_in.fetch_add(size as u64, Ordering::Relaxed);
                 let now = Instant::now();
+                if flushed {
+                    // Repeated FLUSH and anything after it: tolerated and ignored, within
+                    // a bound so a client cannot keep a finished session busy.
+                    discarded += size as u64;
+                    if discarded > LINGER_DISCARD_LIMIT {
+                        debug!("client kept sending after FLUSH ({discarded} bytes); closing");
+                        return;
+                    }
+                    continue;
+                }
                 let item = match msg {
-                    _ if flushed => continue, // repeated FLUSH and anything after it: tolerated, ignored
                     Message::Frame(f) if mode == Mode::Encode => {
                         let raw = geometry.tight_frame_bytes();
                         counters
@@ -623,27 +684,47 @@ fn spawn_writer(
         })
 }
 
+/// What the handshake settled, handed to the streaming phase.
+struct Negotiated {
+    engine: Engine,
+    geometry: FrameGeometry,
+    compression: WireCompression,
+    /// The client told us its in-flight window (CONFIGURE `vtr_inflight`).
+    window_negotiated: bool,
+    /// Held while the session works; released at DONE.
+    slot: SlotGuard,
+}
+
 fn stream_session(
     stream: &mut TcpStream,
     ctx: &SessionContext,
     stats: &mut SessionStats,
-    mut engine: Engine,
-    geometry: FrameGeometry,
-    compression: WireCompression,
+    negotiated: Negotiated,
 ) -> Result<(), SessionError> {
+    let Negotiated {
+        mut engine,
+        geometry,
+        compression,
+        window_negotiated,
+        slot,
+    } = negotiated;
     let clone = || {
         stream
             .try_clone()
             .map_err(|e| SessionError::reply(ErrorCode::Internal, format!("socket clone: {e}")))
     };
     let counters = Arc::new(WireCounters::default());
-    let draining = Arc::new(AtomicBool::new(false));
     let writer_failed = Arc::new(AtomicBool::new(false));
     let mode = match engine {
         Engine::Encoder(_) => Mode::Encode,
         Engine::Decoder(_) => Mode::Decode,
     };
-    let (in_tx, in_rx) = mpsc::sync_channel::<Input>(INPUT_QUEUE);
+    let input_queue = if window_negotiated {
+        INPUT_QUEUE
+    } else {
+        ORIGINAL_CLIENT_INPUT_QUEUE
+    };
+    let (in_tx, in_rx) = mpsc::sync_channel::<Input>(input_queue);
     let (out_tx, out_rx) = mpsc::sync_channel::<Output>(OUTPUT_QUEUE);
     let spawn_err =
         |e: std::io::Error| SessionError::reply(ErrorCode::Internal, format!("thread: {e}"));
@@ -656,7 +737,6 @@ fn stream_session(
             idle: ctx.idle_timeout,
         },
         counters.clone(),
-        draining.clone(),
         in_tx,
         out_tx.clone(),
     )
@@ -672,27 +752,26 @@ fn stream_session(
     .map_err(spawn_err)?;
 
     let result = codec_loop(&mut engine, &in_rx, &out_tx, stats, &writer_failed, ctx);
-    // Let the writer finish everything queued (DONE included) before closing our side.
+    // Let the writer finish everything queued (DONE included) before anything closes.
     let _ = out_tx.send(Output::End);
     drop(out_tx);
     let _ = writer.join();
-    stats.bytes_in += counters.bytes_in.load(Ordering::Relaxed);
-    stats.bytes_out += counters.bytes_out.load(Ordering::Relaxed);
-    stats.raw_picture_bytes = counters.raw_picture.load(Ordering::Relaxed);
-    stats.wire_picture_bytes = counters.wire_picture.load(Ordering::Relaxed);
+    let collect = |stats: &mut SessionStats| {
+        stats.bytes_in += counters.bytes_in.load(Ordering::Relaxed);
+        stats.bytes_out += counters.bytes_out.load(Ordering::Relaxed);
+        stats.raw_picture_bytes = counters.raw_picture.load(Ordering::Relaxed);
+        stats.wire_picture_bytes = counters.wire_picture.load(Ordering::Relaxed);
+    };
     match result {
         Ok(()) => {
-            draining.store(true, Ordering::Release);
-            let _ = stream.shutdown(Shutdown::Write);
-            // The reader drains trailing FLUSHes until the client's EOF; a client that keeps
-            // the socket open gets DRAIN_AFTER_DONE, then we stop reading.
+            stats.finished = Some(Instant::now());
+            // The work is done: another client may have the slot while this one lingers.
+            drop(slot);
+            linger_until_client_closes(&in_rx, ctx);
+            let _ = stream.shutdown(Shutdown::Both);
             drop(in_rx);
-            let deadline = Instant::now() + DRAIN_AFTER_DONE;
-            while !reader.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = stream.shutdown(Shutdown::Read);
             let _ = reader.join();
+            collect(stats);
             Ok(())
         }
         Err(e) => {
@@ -700,7 +779,30 @@ fn stream_session(
             let _ = stream.shutdown(Shutdown::Read);
             drop(in_rx);
             let _ = reader.join();
+            collect(stats);
             Err(e)
+        }
+    }
+}
+
+/// After DONE: no half-close. Waits until the reader has seen the client close (or gave up
+/// on it), the linger bound passed, or the daemon is shutting down. The reader discards
+/// the client's trailing FLUSHes meanwhile.
+fn linger_until_client_closes(from_reader: &Receiver<Input>, ctx: &SessionContext) {
+    let deadline = Instant::now() + LINGER_AFTER_DONE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || ctx.shutdown.load(Ordering::Acquire) {
+            debug!(
+                session = ctx.id,
+                "client kept the connection open after DONE; closing"
+            );
+            return;
+        }
+        match from_reader.recv_timeout(left.min(LINGER_POLL)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Stopped (client closed) or the reader ended on an error: nothing more to wait for.
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct SessionStats {
     pub peer: String,
     pub client: String,
     pub started: Instant,
+    /// When DONE went out; the time the client then takes to close is not session work.
+    pub finished: Option<Instant>,
     pub mode: Option<Mode>,
     pub codec: Option<Codec>,
     pub geometry: Option<FrameGeometry>,
@@ -45,6 +47,7 @@ impl SessionStats {
             peer,
             client: String::new(),
             started: Instant::now(),
+            finished: None,
             mode: None,
             codec: None,
             geometry: None,
@@ -100,7 +103,10 @@ impl SessionStats {
     }
 
     pub fn summary_line(&self, outcome: &str) -> String {
-        let elapsed = self.started.elapsed();
+        let elapsed = self
+            .finished
+            .unwrap_or_else(Instant::now)
+            .duration_since(self.started);
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut lat = self.latencies_us.clone();
         lat.sort_unstable();

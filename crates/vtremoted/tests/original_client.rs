@@ -1,18 +1,180 @@
 //! The original C FFmpeg client (spec §3, §5, §10) emulated byte for byte against our
 //! daemon: its option list, padded linesize strides, floor(h/2) chroma rows, window of 16,
-//! FLUSH repeated after DONE, lock-step decode. If these pass, the unchanged fork works.
+//! FLUSH repeated after DONE, lock-step decode. Its encoder is modelled call by call
+//! (`OriginalEncoder`, after its `ff_vtremote_encode`), including the non-blocking read it
+//! does before returning each queued packet: a FIN after DONE makes that read fail and the
+//! queued packets are lost. If these pass, the unchanged fork works.
 
 mod common;
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use vtremote_proto::{
     encode_frame, Configure, Frame, FrameGeometry, Header, Hello, Message, Packet, PixelFormat,
     PlaneCompressor, PlaneDecompressor, PlaneSource, WireCompression, HEADER_LEN,
 };
+
+/// The original FFmpeg fork's encoder, one method per C function it runs per call of the
+/// legacy `encode2` callback (`ff_vtremote_encode`). Its two known bugs are modelled too:
+/// a frame whose send fills the window is sent again after a packet arrives (duplicate), and
+/// a frame arriving while a queued packet is returned with a full window is never sent.
+struct OriginalEncoder {
+    s: TcpStream,
+    window: u32,
+    inflight: u32,
+    max_inflight: u32,
+    queue: VecDeque<Packet>,
+    queue_cap: usize,
+    done: bool,
+    frames_sent: u32,
+}
+
+impl OriginalEncoder {
+    fn new(s: TcpStream, window: u32) -> Self {
+        OriginalEncoder {
+            s,
+            window,
+            inflight: 0,
+            max_inflight: 0,
+            queue: VecDeque::new(),
+            queue_cap: (2 * window as usize).max(4),
+            done: false,
+            frames_sent: 0,
+        }
+    }
+
+    /// `check_readable(fd, 0)`: poll with a 0 ms timeout. A FIN makes the socket readable.
+    fn readable_now(&self) -> bool {
+        self.s.set_nonblocking(true).unwrap();
+        let r = self.s.peek(&mut [0u8; 1]);
+        self.s.set_nonblocking(false).unwrap();
+        match r {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(_) => true,
+        }
+    }
+
+    /// `vtremote_read_msg`: a whole message; EOF or a socket error is an error.
+    fn read_msg(&mut self) -> Result<Message, String> {
+        let mut h = [0u8; HEADER_LEN];
+        self.s
+            .read_exact(&mut h)
+            .map_err(|e| format!("reading a message header: {e}"))?;
+        let h = Header::decode(&h).map_err(|e| e.to_string())?;
+        let mut p = vec![0u8; h.len as usize];
+        self.s
+            .read_exact(&mut p)
+            .map_err(|e| format!("reading a payload: {e}"))?;
+        Message::decode(h.ty, p).map_err(|e| e.to_string())
+    }
+
+    /// `vtremote_drain_available_packets`: everything readable now, into the queue. Note
+    /// that it does not look at `done`: after DONE it still polls and reads the socket.
+    fn drain_available(&mut self) -> Result<(), String> {
+        while self.queue.len() < self.queue_cap {
+            if !self.readable_now() {
+                break;
+            }
+            match self.read_msg()? {
+                Message::Packet(p) => {
+                    self.queue.push_back(p);
+                    self.inflight = self.inflight.saturating_sub(1);
+                }
+                Message::Done => {
+                    self.done = true;
+                    return Ok(());
+                }
+                Message::Ping => send(&mut self.s, &Message::Pong),
+                Message::Error(e) => return Err(format!("server error {e:?}")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `ff_vtremote_common_send_frame`: FLUSH for `None`.
+    fn send_frame(&mut self, frame: Option<&[u8]>) -> Result<(), String> {
+        match frame {
+            None => self.s.write_all(&Message::Flush.to_bytes().unwrap()),
+            Some(bytes) => self.s.write_all(bytes),
+        }
+        .map_err(|e| format!("send: {e}"))?;
+        if frame.is_some() {
+            self.inflight += 1;
+            self.frames_sent += 1;
+            self.max_inflight = self.max_inflight.max(self.inflight);
+        }
+        Ok(())
+    }
+
+    /// `ff_vtremote_common_receive_packet`: blocking; `None` = EOF (DONE seen).
+    fn receive_packet(&mut self) -> Result<Option<Packet>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        if let Some(p) = self.queue.pop_front() {
+            return Ok(Some(p));
+        }
+        loop {
+            match self.read_msg()? {
+                Message::Packet(p) => {
+                    self.inflight = self.inflight.saturating_sub(1);
+                    return Ok(Some(p));
+                }
+                Message::Done => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Message::Ping => send(&mut self.s, &Message::Pong),
+                Message::Error(e) => return Err(format!("server error {e:?}")),
+                _ => {}
+            }
+        }
+    }
+
+    /// `ff_vtremote_encode`: `Ok(None)` with a frame = no packet yet; `Ok(None)` without one
+    /// = end of stream.
+    fn encode(&mut self, frame: Option<&[u8]>) -> Result<Option<Packet>, String> {
+        self.drain_available()?;
+        if let Some(p) = self.queue.pop_front() {
+            if let Some(f) = frame {
+                if self.inflight < self.window {
+                    let _ = self.send_frame(Some(f));
+                } // else: the frame is dropped (bug)
+            }
+            return Ok(Some(p));
+        }
+        if let Some(f) = frame {
+            if self.inflight < self.window {
+                self.send_frame(Some(f))?;
+            }
+            if self.inflight >= self.window {
+                let p = self.receive_packet()?;
+                if p.is_some() {
+                    let _ = self.send_frame(Some(f)); // the same frame again (bug)
+                }
+                return Ok(p);
+            }
+            return Ok(None);
+        }
+        self.send_frame(None)?;
+        self.receive_packet()
+    }
+}
+
+/// The original client's socket, as its `configure_socket_buffers` sets it up.
+fn original_socket(addr: std::net::SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap(); // vt_remote_timeout_ms default
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
 
 fn send(s: &mut TcpStream, m: &Message) {
     s.write_all(&m.to_bytes().unwrap()).unwrap();
@@ -32,8 +194,7 @@ fn handshake(
     codec: &str,
     configure: Configure,
 ) -> (TcpStream, Message) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap(); // vt_remote_timeout_ms default
+    let mut s = original_socket(addr);
     send(
         &mut s,
         &Message::Hello(Hello {
@@ -52,7 +213,44 @@ fn handshake(
     (s, ack)
 }
 
-fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u32) {
+/// How the emulated FFmpeg feeds the original encoder.
+struct Run {
+    frames: u32,
+    /// `-vt_remote_inflight`: 16 by default; users of the original client are advised to
+    /// raise it so that its window-full bugs stay out of the way.
+    window: u32,
+    /// Time between input frames (`-re`, a live source); zero = as fast as it can.
+    pace: Duration,
+    /// What FFmpeg spends between two draining calls (muxing, writing): long enough for
+    /// everything the daemon still sends after FLUSH, DONE included, to arrive meanwhile.
+    mux: Duration,
+}
+
+/// A live source at the CONFIGURE frame rate (25 fps).
+const PACED: Run = Run {
+    frames: 40,
+    window: 64,
+    pace: Duration::from_millis(40),
+    mux: Duration::from_millis(20),
+};
+
+/// What the emulated original client saw; `packets` are checked to decode.
+struct Seen {
+    max_inflight: u32,
+}
+
+fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u32) -> Seen {
+    original_encode_run(codec, fmt, wc, width, height, &PACED)
+}
+
+fn original_encode_run(
+    codec: &str,
+    fmt: PixelFormat,
+    wc: u8,
+    width: u32,
+    height: u32,
+    run: &Run,
+) -> Seen {
     let d = start_daemon(None, 4);
     let g = FrameGeometry::new(width, height, fmt).unwrap();
     let mut options = vec![("mode", "encode".to_string())];
@@ -85,7 +283,7 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
             .collect(),
         extradata: vec![],
     };
-    let (mut s, ack) = handshake(d.addr, codec, configure);
+    let (s, ack) = handshake(d.addr, codec, configure);
     let Message::ConfigureAck(ack) = ack else {
         panic!("CONFIGURE_ACK, got {ack:?}")
     };
@@ -101,11 +299,11 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
     }
     let mut compressor =
         PlaneCompressor::new(WireCompression::from_code(wc as i64).unwrap()).unwrap();
-    let frames = 40u32;
-    let window = 16;
-    let mut in_flight = 0;
+    let frames = run.frames;
+    let mut enc = OriginalEncoder::new(s, run.window);
     let mut packets = Vec::new();
     let luma = g.row_bytes(0) * g.plane_rows(0);
+    let t0 = Instant::now();
     for n in 0..frames {
         let pic = synthetic_frame(&g, n);
         // FFmpeg linesize: row bytes rounded up to 64; chroma rows floor(h/2) (§5.6).
@@ -143,28 +341,38 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
             &mut Vec::new(),
         )
         .unwrap();
-        if in_flight >= window {
-            let Message::Packet(p) = recv(&mut s) else {
-                panic!("PACKET")
-            };
-            packets.push(p);
-            in_flight -= 1;
+        if let Some(at) = t0.checked_add(run.pace * n) {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
         }
-        s.write_all(&bytes).unwrap();
-        in_flight += 1;
+        match enc.encode(Some(&bytes)) {
+            Ok(Some(p)) => packets.push(p),
+            Ok(None) => {}
+            Err(e) => panic!("the original client fails at frame {n}: {e}"),
+        }
     }
-    // Draining: FLUSH on each drain call, then again after DONE (spec §12.16).
-    send(&mut s, &Message::Flush);
-    send(&mut s, &Message::Flush);
+    // Draining: FFmpeg calls encode2 without a frame until it reports no packet.
     loop {
-        match recv(&mut s) {
-            Message::Packet(p) => packets.push(p),
-            Message::Done => break,
-            other => panic!("unexpected {other:?}"),
+        std::thread::sleep(run.mux);
+        match enc.encode(None) {
+            Ok(Some(p)) => packets.push(p),
+            Ok(None) => break,
+            Err(e) => panic!(
+                "the original client fails while draining after {} of {frames} packets \
+                 ({} still queued, DONE seen: {}): {e}",
+                packets.len(),
+                enc.queue.len(),
+                enc.done
+            ),
         }
     }
-    send(&mut s, &Message::Flush);
-    // Graceful close: EOF, not a reset, after our trailing FLUSH.
+    assert_eq!(
+        enc.frames_sent, frames,
+        "the window never filled: no frame resent or lost"
+    );
+    // The original closes its socket when the codec closes; the daemon then closes too,
+    // gracefully (EOF, not a reset), having discarded the FLUSHes.
+    let mut s = enc.s;
+    s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut rest = Vec::new();
     let r = s.read_to_end(&mut rest);
     assert!(r.is_ok(), "connection closed gracefully, got {r:?}");
@@ -188,6 +396,32 @@ fn original_encode(codec: &str, fmt: PixelFormat, wc: u8, width: u32, height: u3
     std::fs::write(&path, &stream).unwrap();
     let decoded = reference_decode(&path, fmt);
     assert_eq!(decoded.len(), g.tight_frame_bytes() * frames as usize);
+    Seen {
+        max_inflight: enc.max_inflight,
+    }
+}
+
+/// Issue: the original client duplicates or drops a frame whenever its window (16) fills,
+/// so the daemon must never hold much of it. At real-time pacing it sees what the encoder
+/// holds plus the frame in transit: at most half its window.
+#[test]
+fn original_client_at_real_time_pacing_keeps_half_its_window_free() {
+    let run = Run {
+        frames: 60,
+        window: 16,
+        pace: Duration::from_millis(33),
+        mux: Duration::from_millis(2),
+    };
+    let seen = original_encode_run("h264", PixelFormat::Nv12, 2, 640, 360, &run);
+    eprintln!(
+        "original client, 640x360 at 30 fps: max_inflight={}",
+        seen.max_inflight
+    );
+    assert!(
+        seen.max_inflight <= 8,
+        "the original client saw {} frames in flight (its window is 16)",
+        seen.max_inflight
+    );
 }
 
 #[test]
