@@ -239,6 +239,38 @@ pub(crate) fn probe(config: &ClientConfig, codec: Codec) -> Result<ServerInfo, C
     Ok(info)
 }
 
+/// Messages we skip (unknown types, PING, misdirected ones) in a row before the server is
+/// taken for a broken or hostile peer. Skipping keeps us compatible with servers that send
+/// something we do not know; a server that sends nothing else would otherwise only time
+/// out, after spending our CPU on every message of its flood.
+const MAX_SKIPPED_IN_A_ROW: u32 = 10_000;
+
+/// Counts consecutive messages that carry nothing for the session.
+#[derive(Default)]
+struct SkippedRun {
+    count: u32,
+}
+
+impl SkippedRun {
+    /// `Some(error)` once the run is too long; any useful message ends the run.
+    fn note(&mut self, msg: &Message, host: &str) -> Option<ClientError> {
+        let useful = matches!(
+            msg,
+            Message::Packet(_) | Message::Frame(_) | Message::Done | Message::Error(_)
+        );
+        if useful {
+            self.count = 0;
+            return None;
+        }
+        self.count += 1;
+        (self.count > MAX_SKIPPED_IN_A_ROW).then(|| ClientError::Unexpected {
+            host: host.into(),
+            got: format!("{} messages in a row ending with {}", self.count, msg.ty()),
+            expected: "PACKET, FRAME or DONE",
+        })
+    }
+}
+
 /// What the reader thread hands to the caller.
 pub(crate) enum Incoming<F> {
     Packet(vtremote_proto::Packet),
@@ -422,42 +454,49 @@ impl<F: Send + 'static> Pipeline<F> {
             let limits = Limits::with_geometry(&geometry);
             std::thread::Builder::new()
                 .name("vtremote-reader".into())
-                .spawn(move || loop {
-                    let msg = match read_message(
-                        &mut reader_stream,
-                        &limits,
-                        &thread_host,
-                        "reading from the server",
-                        Some(&received),
-                    ) {
-                        Ok(m) => m,
-                        Err(e) => {
+                .spawn(move || {
+                    let mut skipped = SkippedRun::default();
+                    loop {
+                        let msg = match read_message(
+                            &mut reader_stream,
+                            &limits,
+                            &thread_host,
+                            "reading from the server",
+                            Some(&received),
+                        ) {
+                            Ok(m) => m,
+                            Err(e) => {
+                                let _ = in_tx.send(Incoming::Failed(e));
+                                return;
+                            }
+                        };
+                        if let Some(e) = skipped.note(&msg, &thread_host) {
                             let _ = in_tx.send(Incoming::Failed(e));
                             return;
                         }
-                    };
-                    let item = match msg {
-                        Message::Packet(p) => Incoming::Packet(p),
-                        Message::Frame(f) => match on_frame(f) {
-                            Ok(f) => Incoming::Frame(f),
-                            Err(e) => Incoming::Failed(e),
-                        },
-                        Message::Done => Incoming::Done,
-                        Message::Error(error) => Incoming::Failed(ClientError::Server {
-                            host: thread_host.clone(),
-                            error,
-                        }),
-                        Message::Ping => {
-                            let pong = Message::Pong.to_bytes().expect("PONG encodes");
-                            let _ = pong_tx.send(Outgoing::Bytes(pong));
-                            continue;
+                        let item = match msg {
+                            Message::Packet(p) => Incoming::Packet(p),
+                            Message::Frame(f) => match on_frame(f) {
+                                Ok(f) => Incoming::Frame(f),
+                                Err(e) => Incoming::Failed(e),
+                            },
+                            Message::Done => Incoming::Done,
+                            Message::Error(error) => Incoming::Failed(ClientError::Server {
+                                host: thread_host.clone(),
+                                error,
+                            }),
+                            Message::Ping => {
+                                let pong = Message::Pong.to_bytes().expect("PONG encodes");
+                                let _ = pong_tx.send(Outgoing::Bytes(pong));
+                                continue;
+                            }
+                            // Unknown or misdirected messages are skipped, like both originals.
+                            _ => continue,
+                        };
+                        let stop = matches!(item, Incoming::Done | Incoming::Failed(_));
+                        if in_tx.send(item).is_err() || stop {
+                            return;
                         }
-                        // Unknown or misdirected messages are skipped, like both originals.
-                        _ => continue,
-                    };
-                    let stop = matches!(item, Incoming::Done | Incoming::Failed(_));
-                    if in_tx.send(item).is_err() || stop {
-                        return;
                     }
                 })
                 .map_err(|e| ClientError::io(&host, "starting the reader thread", e))?
@@ -554,6 +593,24 @@ impl<F: Send + 'static> Drop for Pipeline<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_skipped_messages_is_an_error_and_a_useful_one_resets_the_count() {
+        let mut run = SkippedRun::default();
+        for _ in 0..MAX_SKIPPED_IN_A_ROW {
+            assert!(run.note(&Message::Ping, "h:1").is_none());
+        }
+        assert!(run.note(&Message::Done, "h:1").is_none());
+        for _ in 0..MAX_SKIPPED_IN_A_ROW {
+            assert!(run.note(&Message::Pong, "h:1").is_none());
+        }
+        let e = run.note(&Message::Pong, "h:1").expect("one too many");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("h:1: unexpected 10001 messages in a row"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn host_specs_split_like_users_write_them() {
