@@ -144,13 +144,28 @@ apt_debian_mirrors() {
     done
 }
 
+# Prints apt's captured output (file $1) after the sentence $2.
+show_apt_log() {
+    note "$2; apt's output ($1):"
+    sed 's/^/    /' "$1" >&2
+}
+
+# Fetches the one file needed, ffmpeg_VERSION.orig.tar.xz, from Debian's source archive. Its
+# URI and SHA-256 come from the suite's signed Sources index (apt-get update checks the
+# signature; `apt-get source --print-uris` downloads nothing) and apt's own downloader
+# fetches that single file, checking it against the index; the pinned SHA-256 is checked
+# after. The .dsc and Debian's packaging tarball are never requested: once a revision is
+# superseded they vanish from the pool while the orig tarball stays, and apt-get source
+# would print "E: Failed to fetch ... 404 Not Found" for them. apt's chatter goes to
+# $SRC_CACHE/apt/apt.log and is shown only when this step fails.
 fetch_debian() {
-    local dest=$1 dir=$SRC_CACHE/apt mirrors uri key n=0
+    local dest=$1 dir=$SRC_CACHE/apt mirrors uri key n=0 log spec line hash
+    local orig=ffmpeg_$FF_VERSION.orig.tar.xz
     [ -n "$FF_SUITE" ] || return 1
     command -v apt-get >/dev/null || return 1
     mirrors=$(apt_debian_mirrors | awk '!seen[$1]++')
     [ -n "$mirrors" ] || mirrors=$'http://deb.debian.org/debian\t'
-    rm -rf "$dir/sources"
+    rm -rf "$dir/sources" "$dir/dl"
     mkdir -p "$dir/sources" "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/dl"
     while IFS=$'\t' read -r uri key; do
         [ -n "$key" ] || key=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -160,18 +175,39 @@ fetch_debian() {
     done <<<"$mirrors"
     local apt=(apt-get -q -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$dir/sources"
                -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
-    note "fetching ffmpeg=$FF_DEBVER source from Debian $FF_SUITE ($(echo "$mirrors" | cut -f1 | tr '\n' ' '))"
-    "${apt[@]}" update >&2 || return 1
-    # The .dsc may be gone from the pool while the orig tarball stays; only the tarball
-    # matters, and the pinned checksum decides.
-    (cd "$dir/dl" && "${apt[@]}" source --download-only "ffmpeg=$FF_DEBVER" >&2) || true
-    if [ ! -f "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" ]; then
-        note "ffmpeg=$FF_DEBVER not found; trying the $FF_SUITE version"
-        (cd "$dir/dl" && "${apt[@]}" source --download-only "ffmpeg/$FF_SUITE" >&2) || true
+    log=$dir/apt.log
+    : >"$log"
+    note "fetching $orig (ffmpeg=$FF_DEBVER) from Debian $FF_SUITE ($(cut -f1 <<<"$mirrors" | paste -sd' ' -))"
+    "${apt[@]}" update >>"$log" 2>&1 ||
+        { show_apt_log "$log" "apt-get update for Debian $FF_SUITE failed"; return 1; }
+    # The pinned Debian revision first, then whatever the suite has now (it may share the
+    # same upstream release); the pinned checksum decides either way.
+    line=""
+    for spec in "ffmpeg=$FF_DEBVER" "ffmpeg/$FF_SUITE"; do
+        line=$(cd "$dir/dl" && "${apt[@]}" source --print-uris "$spec" 2>&1 | tee -a "$log" |
+                   awk -v f="$orig" '$2 == f && !found { print; found = 1 }') || true
+        if [ -n "$line" ]; then break; fi
+        if [ "$spec" = "ffmpeg=$FF_DEBVER" ]; then
+            note "Debian $FF_SUITE: no $orig in $spec; trying the suite's current ffmpeg"
+        fi
+    done
+    [ -n "$line" ] || { show_apt_log "$log" "Debian $FF_SUITE lists no $orig"; return 1; }
+    # Format: 'URI' FILENAME SIZE SHA256:HEX
+    uri=$(awk '{ gsub(/\047/, "", $1); print $1 }' <<<"$line")
+    hash=$(awk '{ print $4 }' <<<"$line")
+    note "downloading $uri"
+    local ok=0
+    if [ -x /usr/lib/apt/apt-helper ]; then
+        # apt's downloader: same proxies and settings as apt, checks the index's hash.
+        /usr/lib/apt/apt-helper -q download-file "$uri" "$dir/dl/$orig" "$hash" >>"$log" 2>&1 && ok=1
+    elif command -v curl >/dev/null; then
+        curl -fsSL --connect-timeout 15 --max-time 600 -o "$dir/dl/$orig" "$uri" 2>>"$log" && ok=1
+    elif command -v wget >/dev/null; then
+        wget -q -T 15 -O "$dir/dl/$orig" "$uri" 2>>"$log" && ok=1
     fi
-    [ -f "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" ] || return 1
-    mv "$dir/dl/ffmpeg_$FF_VERSION.orig.tar.xz" "$dest"
+    if [ $ok = 1 ]; then mv "$dir/dl/$orig" "$dest"; fi
     rm -f "$dir"/dl/ffmpeg_*
+    [ $ok = 1 ] || { show_apt_log "$log" "download of $uri failed"; return 1; }
 }
 
 fetch_source() {

@@ -242,7 +242,8 @@ VtremoteStatus vtremote_session_open(VtremoteSession *s);
 const char *vtremote_session_last_error(const VtremoteSession *s);
 
 /* Encode: the helper's parameter sets as Annex B (*data NULL and *size 0 if it sent none).
- * Owned by the session, valid until it is freed. */
+ * Owned by the session, valid until it is freed. On a session that is not open (never
+ * opened, or its open failed): VTREMOTE_ERROR_INVALID_ARGUMENT, with *data NULL, *size 0. */
 VtremoteStatus vtremote_session_extradata(VtremoteSession *s, const uint8_t **data,
                                           size_t *size);
 /* Options the helper accepted but could not honour; strings owned by the session. */

@@ -278,6 +278,9 @@ pub struct VtremoteSession {
 
 const MAX_REMEMBERED_DURATIONS: usize = 512;
 
+const NOT_OPEN: &str =
+    "the session is not open: call vtremote_session_open first and check that it succeeded";
+
 impl VtremoteSession {
     fn new(mode: Mode) -> Self {
         let mut config = ClientConfig::new(String::new());
@@ -422,14 +425,33 @@ impl VtremoteSession {
     }
 
     fn live(&mut self) -> Result<&mut Live, Failure> {
-        if !self.opened {
-            return Err(invalid("call vtremote_session_open first"));
-        }
+        self.check_open()?;
         if self.live.is_none() {
             // After reset: reconnect with the same settings.
             self.connect()?;
         }
         Ok(self.live.as_mut().expect("connected above"))
+    }
+
+    /// Refuses a call that needs a connection on a session that never opened or whose open
+    /// failed, without touching the connection (no reconnect after `reset`).
+    fn check_open(&self) -> Result<(), Failure> {
+        if self.opened {
+            Ok(())
+        } else {
+            Err(invalid(NOT_OPEN))
+        }
+    }
+
+    /// [`check_open`](Self::check_open) plus the session kind: run before any caller-provided
+    /// size is looked at, so an unopened session never computes a length from one.
+    fn check_ready(&self, want: Mode) -> Result<(), Failure> {
+        self.check_open()?;
+        match (self.mode, want) {
+            (Mode::Encode, Mode::Decode) => Err(invalid("this is an encode session")),
+            (Mode::Decode, Mode::Encode) => Err(invalid("this is a decode session")),
+            _ => Ok(()),
+        }
     }
 
     fn encoder(&mut self) -> Result<&mut EncodeSession, Failure> {
@@ -602,18 +624,47 @@ unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, Failure> {
         .map_err(|_| invalid(format!("{what} is not UTF-8")))
 }
 
-/// The one place that turns a (pointer, length) argument into a slice.
+/// The one place that turns a (pointer, count) argument into a slice. Refuses what
+/// `slice::from_raw_parts` may not be given: NULL, a misaligned pointer, or a count whose
+/// size in bytes overflows or exceeds `isize::MAX`.
 ///
 /// # Safety
-/// `p` must be valid for `len` bytes, or `len` must be 0.
-unsafe fn c_bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], Failure> {
+/// `p` must be valid for `len` elements, or `len` must be 0.
+unsafe fn c_slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T], Failure> {
     if len == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
         return Err(invalid(format!("{what} is NULL but its size is {len}")));
     }
+    let fits = len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_some_and(|bytes| isize::try_from(bytes).is_ok());
+    if !fits {
+        return Err(invalid(format!(
+            "{what}: size {len} is larger than any buffer can be"
+        )));
+    }
+    if !p.is_aligned() {
+        return Err(invalid(format!("{what} is not suitably aligned")));
+    }
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// [`c_slice`] for byte buffers.
+///
+/// # Safety
+/// `p` must be valid for `len` bytes, or `len` must be 0.
+unsafe fn c_bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], Failure> {
+    unsafe { c_slice(p, len, what) }
+}
+
+/// Bytes spanned by a plane of `rows` rows `stride` apart whose last row is `row_bytes` long:
+/// `stride * (rows - 1) + row_bytes`, or `None` when there are no rows or it overflows.
+fn plane_span(stride: usize, rows: usize, row_bytes: usize) -> Option<usize> {
+    stride
+        .checked_mul(rows.checked_sub(1)?)?
+        .checked_add(row_bytes)
 }
 
 const VERSION_STRING: &CStr =
@@ -743,6 +794,8 @@ pub unsafe extern "C" fn vtremote_session_extradata(
         if data.is_null() || size.is_null() {
             return Err(invalid("data or size is NULL"));
         }
+        // Written in every state (NULL/0 before open), so a caller that ignores the status
+        // still reads defined values.
         unsafe {
             *data = if s.extradata.is_empty() {
                 ptr::null()
@@ -751,6 +804,7 @@ pub unsafe extern "C" fn vtremote_session_extradata(
             };
             *size = s.extradata.len();
         }
+        s.check_open()?;
         Ok(St::Ok)
     })
 }
@@ -784,6 +838,9 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
     frame: *const VtremoteFrame,
 ) -> VtremoteStatus {
     with_session(s, |s| {
+        // State first: only an open encoder has a validated geometry (non-zero, bounded) to
+        // compute plane sizes from.
+        s.check_ready(Mode::Encode)?;
         let f = unsafe { frame.as_ref() }.ok_or_else(|| invalid("frame is NULL"))?;
         let (w, h, pix) = (s.settings.width, s.settings.height, s.settings.pix_fmt);
         let mut planes = [PlaneSource {
@@ -804,8 +861,13 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
                         f.linesize[i]
                     ))
                 })?;
-            let len = stride * (rows - 1) + row_bytes;
-            let data = unsafe { c_bytes(f.data[i], len, "plane data") }?;
+            let len = plane_span(stride, rows, row_bytes).ok_or_else(|| {
+                invalid(format!(
+                    "plane {i}: linesize {stride} over {rows} rows of {row_bytes} bytes \
+                     is not a buffer size"
+                ))
+            })?;
+            let data = unsafe { c_bytes(f.data[i], len, &format!("plane {i} data")) }?;
             *plane = PlaneSource {
                 data,
                 stride,
@@ -814,18 +876,13 @@ pub unsafe extern "C" fn vtremote_session_send_frame(
             };
         }
         let mut side_data = Vec::new();
-        if f.nb_side_data > 0 {
-            if f.side_data.is_null() {
-                return Err(invalid("side_data is NULL but nb_side_data > 0"));
-            }
-            let items = unsafe { std::slice::from_raw_parts(f.side_data, f.nb_side_data) };
-            for sd in items {
-                let data = unsafe { c_bytes(sd.data, sd.size, "side data") }?;
-                side_data.push(SideData {
-                    ty: sd.type_,
-                    data: data.to_vec(),
-                });
-            }
+        let items = unsafe { c_slice(f.side_data, f.nb_side_data, "side_data") }?;
+        for sd in items {
+            let data = unsafe { c_bytes(sd.data, sd.size, "side data") }?;
+            side_data.push(SideData {
+                ty: sd.type_,
+                data: data.to_vec(),
+            });
         }
         let input = InputFrame {
             pts: f.pts,
@@ -888,6 +945,7 @@ pub unsafe extern "C" fn vtremote_session_send_packet(
     packet: *const VtremotePacket,
 ) -> VtremoteStatus {
     with_session(s, |s| {
+        s.check_ready(Mode::Decode)?;
         let p = unsafe { packet.as_ref() }.ok_or_else(|| invalid("packet is NULL"))?;
         let data = unsafe { c_bytes(p.data, p.size, "packet data") }?;
         let input = InputPacket {
@@ -972,9 +1030,7 @@ pub unsafe extern "C" fn vtremote_session_send_eof(s: *mut VtremoteSession) -> V
 #[no_mangle]
 pub unsafe extern "C" fn vtremote_session_reset(s: *mut VtremoteSession) -> VtremoteStatus {
     with_session(s, |s| {
-        if !s.opened {
-            return Err(invalid("call vtremote_session_open first"));
-        }
+        s.check_open()?;
         s.reset();
         Ok(St::Ok)
     })
@@ -1564,11 +1620,8 @@ mod tests {
         unsafe { vtremote_session_free(s) };
     }
 
-    /// Every `extern "C"` function here is declared in the committed header and vice versa,
-    /// and the status values agree.
-    #[test]
-    fn header_declares_every_exported_function() {
-        let header = include_str!("../../../include/vtremote.h");
+    /// Names of the `extern "C"` functions defined in this file, sorted.
+    fn exported_functions() -> Vec<&'static str> {
         let source = include_str!("capi.rs");
         let mut exported: Vec<&str> = source
             .split("extern \"C\" fn ")
@@ -1577,6 +1630,15 @@ mod tests {
             .filter(|name| name.starts_with("vtremote_"))
             .collect();
         exported.sort();
+        exported
+    }
+
+    /// Every `extern "C"` function here is declared in the committed header and vice versa,
+    /// and the status values agree.
+    #[test]
+    fn header_declares_every_exported_function() {
+        let header = include_str!("../../../include/vtremote.h");
+        let exported = exported_functions();
         let mut declared: Vec<&str> = header
             .lines()
             .filter(|l| !l.trim_start().starts_with('*') && !l.trim_start().starts_with("//"))
@@ -1679,5 +1741,543 @@ mod tests {
         assert_eq!(shown, (0..10).collect::<Vec<i64>>());
         drop(s);
         assert_eq!(server.join().unwrap().packets, 10);
+    }
+
+    // ---- Hostile arguments: every entry point on sessions that are not open, then open ones
+
+    /// Every exported function, each called by `every_entry_point_*` below; checked against
+    /// the definitions in this file so a new entry point cannot be forgotten.
+    const EXERCISED: [&str; 20] = [
+        "vtremote_version",
+        "vtremote_version_string",
+        "vtremote_status_string",
+        "vtremote_session_new",
+        "vtremote_session_free",
+        "vtremote_session_set_option",
+        "vtremote_session_set_extradata",
+        "vtremote_session_open",
+        "vtremote_session_last_error",
+        "vtremote_session_extradata",
+        "vtremote_session_warning_count",
+        "vtremote_session_warning",
+        "vtremote_session_send_frame",
+        "vtremote_session_receive_packet",
+        "vtremote_session_send_packet",
+        "vtremote_session_receive_frame",
+        "vtremote_session_send_eof",
+        "vtremote_session_reset",
+        "vtremote_session_get_stats",
+        "vtremote_session_summary",
+    ];
+
+    #[test]
+    fn the_hostile_argument_tests_cover_every_exported_function() {
+        let mut exercised = EXERCISED.to_vec();
+        exercised.sort();
+        assert_eq!(exercised, exported_functions());
+    }
+
+    /// `127.0.0.1:PORT` where nothing listens (bound, then released): connecting is refused.
+    fn refused_host() -> String {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("127.0.0.1:{port}")
+    }
+
+    /// A session of `mode` for `host`, `width` × `height` pixels, not opened.
+    fn configured(mode: c_int, host: &str, width: &str, height: &str) -> *mut VtremoteSession {
+        let s = vtremote_session_new(mode);
+        assert!(!s.is_null());
+        for (k, v) in [
+            ("host", host),
+            ("codec", "h264"),
+            ("width", width),
+            ("height", height),
+            ("pix_fmt", "nv12"),
+            ("time_base", "1/30"),
+            ("timeout_ms", "500"),
+        ] {
+            assert_eq!(set(s, k, v), St::Ok, "{k}={v}: {}", last_error(s));
+        }
+        s
+    }
+
+    /// A failure with its sentence, the handle still usable (a caught panic would say
+    /// `Internal` and poison it).
+    #[track_caller]
+    fn assert_refused(s: *mut VtremoteSession, st: VtremoteStatus, needle: &str) {
+        assert_eq!(st, St::InvalidArgument, "{}", last_error(s));
+        let msg = last_error(s);
+        assert!(msg.contains(needle), "{needle:?} not in {msg:?}");
+    }
+
+    #[track_caller]
+    fn assert_not_open(s: *mut VtremoteSession, st: VtremoteStatus) {
+        assert_refused(s, st, "not open");
+    }
+
+    fn empty_packet() -> VtremotePacket {
+        VtremotePacket {
+            data: ptr::null(),
+            size: 0,
+            pts: 0,
+            dts: 0,
+            duration: 0,
+            flags: 0,
+        }
+    }
+
+    fn empty_picture() -> VtremotePicture {
+        VtremotePicture {
+            pts: 0,
+            duration: 0,
+            width: 0,
+            height: 0,
+            pix_fmt: 0,
+            data: [ptr::null(); 2],
+            linesize: [0; 2],
+        }
+    }
+
+    /// Input frames from plausible to hostile. `buf` must outlive their use; `big` is a
+    /// non-null, aligned pointer valid for nothing, for sizes no buffer can have.
+    fn frames(buf: &[u8], side: &[VtremoteSideData]) -> Vec<(&'static str, VtremoteFrame)> {
+        let big = ptr::NonNull::<VtremoteSideData>::dangling()
+            .as_ptr()
+            .cast_const();
+        let frame = |data: [*const u8; 2], linesize: [isize; 2]| VtremoteFrame {
+            pts: 0,
+            duration: 1,
+            flags: VTREMOTE_FRAME_FORCE_KEYFRAME,
+            data,
+            linesize,
+            side_data: ptr::null(),
+            nb_side_data: 0,
+        };
+        let planes = [buf.as_ptr(), buf.as_ptr()];
+        let mut out = vec![
+            ("plausible", frame(planes, [64, 64])),
+            ("null planes", frame([ptr::null(); 2], [64, 64])),
+            ("zero linesize", frame(planes, [0, 0])),
+            ("negative linesize", frame(planes, [isize::MIN, -64])),
+            ("huge linesize", frame(planes, [isize::MAX, isize::MAX])),
+            (
+                "linesize near overflow",
+                frame(planes, [isize::MAX / 35, 64]),
+            ),
+        ];
+        let mut f = frame(planes, [64, 64]);
+        f.side_data = side.as_ptr();
+        f.nb_side_data = side.len();
+        out.push(("side data", f));
+        let mut f = frame(planes, [64, 64]);
+        f.nb_side_data = 3;
+        out.push(("null side data", f));
+        let mut f = frame(planes, [64, 64]);
+        f.side_data = big;
+        f.nb_side_data = usize::MAX;
+        out.push(("huge side data count", f));
+        let mut f = frame(planes, [64, 64]);
+        f.side_data = side.as_ptr().cast::<u8>().wrapping_add(1).cast();
+        f.nb_side_data = 1;
+        out.push(("misaligned side data", f));
+        out
+    }
+
+    /// Calls every session entry point except new/open/free on `s`, which is not open (never
+    /// opened, or its open failed), with plausible and hostile arguments. Calls that need a
+    /// connection must fail with INVALID_ARGUMENT and a sentence before looking at any size
+    /// (no panic, no wrapped length); setters and read-only accessors keep their documented
+    /// pre-open behaviour.
+    fn poke_every_session_call(s: *mut VtremoteSession) {
+        let buf = vec![0x80u8; 64 * 64];
+        let cc = [0xfcu8, 0x80, 0x80];
+        let big_bytes = ptr::NonNull::<u8>::dangling().as_ptr().cast_const();
+        let side = [VtremoteSideData {
+            type_: 1,
+            data: cc.as_ptr(),
+            size: cc.len(),
+        }];
+
+        for (what, frame) in frames(&buf, &side) {
+            let st = unsafe { vtremote_session_send_frame(s, &frame) };
+            assert_eq!(st, St::InvalidArgument, "{what}: {}", last_error(s));
+            assert_not_open(s, st);
+        }
+        assert_not_open(s, unsafe { vtremote_session_send_frame(s, ptr::null()) });
+
+        let au = [0u8, 0, 0, 1, 0x65, 0x88];
+        let packets = [
+            (au.as_ptr(), au.len()),
+            (ptr::null(), 0),
+            (ptr::null(), 100),
+            (big_bytes, usize::MAX),
+            (big_bytes, isize::MAX as usize + 1),
+        ];
+        for (data, size) in packets {
+            let pkt = VtremotePacket {
+                data,
+                size,
+                pts: i64::MIN,
+                dts: i64::MAX,
+                duration: -1,
+                flags: u32::MAX,
+            };
+            assert_not_open(s, unsafe { vtremote_session_send_packet(s, &pkt) });
+        }
+        assert_not_open(s, unsafe { vtremote_session_send_packet(s, ptr::null()) });
+
+        let mut pkt = empty_packet();
+        assert_not_open(s, unsafe { vtremote_session_receive_packet(s, &mut pkt) });
+        assert!(
+            pkt.data.is_null() && pkt.size == 0,
+            "out untouched on failure"
+        );
+        assert_refused(
+            s,
+            unsafe { vtremote_session_receive_packet(s, ptr::null_mut()) },
+            "NULL",
+        );
+        let mut pic = empty_picture();
+        assert_not_open(s, unsafe { vtremote_session_receive_frame(s, &mut pic) });
+        assert!(pic.data[0].is_null());
+        assert_refused(
+            s,
+            unsafe { vtremote_session_receive_frame(s, ptr::null_mut()) },
+            "NULL",
+        );
+        assert_not_open(s, unsafe { vtremote_session_send_eof(s) });
+        assert_not_open(s, unsafe { vtremote_session_send_eof(s) });
+        assert_not_open(s, unsafe { vtremote_session_reset(s) });
+
+        // Encoder parameter sets exist only once open; the outputs are still defined.
+        let (mut ed, mut ed_len) = (au.as_ptr(), 99usize);
+        assert_not_open(s, unsafe {
+            vtremote_session_extradata(s, &mut ed, &mut ed_len)
+        });
+        assert!(ed.is_null() && ed_len == 0);
+        assert_refused(
+            s,
+            unsafe { vtremote_session_extradata(s, ptr::null_mut(), &mut ed_len) },
+            "NULL",
+        );
+        assert_refused(
+            s,
+            unsafe { vtremote_session_extradata(s, &mut ed, ptr::null_mut()) },
+            "NULL",
+        );
+
+        // Setters: plausible values are what an unopened session is for; hostile ones fail.
+        let key = CString::new("bitrate").unwrap();
+        assert_refused(
+            s,
+            unsafe { vtremote_session_set_option(s, ptr::null(), key.as_ptr()) },
+            "key is NULL",
+        );
+        assert_refused(
+            s,
+            unsafe { vtremote_session_set_option(s, key.as_ptr(), ptr::null()) },
+            "value is NULL",
+        );
+        let not_utf8 = [0xffu8, 0xfe, 0];
+        assert_refused(
+            s,
+            unsafe { vtremote_session_set_option(s, not_utf8.as_ptr().cast(), key.as_ptr()) },
+            "UTF-8",
+        );
+        for (k, v) in [
+            ("width", "-1"),
+            ("height", "99999999999"),
+            ("inflight", "0"),
+            ("timeout_ms", "18446744073709551616"),
+            ("time_base", "1/"),
+        ] {
+            assert_refused(s, set(s, k, v), k);
+        }
+        assert_eq!(set(s, "bitrate", "1000000"), St::Ok, "{}", last_error(s));
+        assert_refused(
+            s,
+            unsafe { vtremote_session_set_extradata(s, ptr::null(), 4) },
+            "NULL",
+        );
+        assert_refused(
+            s,
+            unsafe { vtremote_session_set_extradata(s, big_bytes, usize::MAX) },
+            "larger than any buffer",
+        );
+        assert_eq!(
+            unsafe { vtremote_session_set_extradata(s, ptr::null(), 0) },
+            St::Ok
+        );
+        let record = avcc_record();
+        assert_eq!(
+            unsafe { vtremote_session_set_extradata(s, record.as_ptr(), record.len()) },
+            St::Ok
+        );
+
+        // Read-only accessors answer in every state.
+        assert_eq!(unsafe { vtremote_session_warning_count(s) }, 0);
+        for i in [0, 1, usize::MAX] {
+            assert!(unsafe { vtremote_session_warning(s, i) }.is_null());
+        }
+        let mut stats = VtremoteStats {
+            frames: 7,
+            ..Default::default()
+        };
+        assert_eq!(unsafe { vtremote_session_get_stats(s, &mut stats) }, St::Ok);
+        assert_eq!((stats.frames, stats.packets, stats.bytes_sent), (0, 0, 0));
+        assert_refused(
+            s,
+            unsafe { vtremote_session_get_stats(s, ptr::null_mut()) },
+            "NULL",
+        );
+        let summary = unsafe { CStr::from_ptr(vtremote_session_summary(s)) }
+            .to_str()
+            .unwrap();
+        assert!(summary.starts_with("VT remote "), "{summary}");
+        assert!(!last_error(s).is_empty());
+    }
+
+    #[test]
+    fn every_entry_point_refuses_politely_on_unopened_and_failed_sessions() {
+        // Session-less entry points, any input.
+        assert_ne!(vtremote_version(), 0);
+        assert!(!unsafe { CStr::from_ptr(vtremote_version_string()) }
+            .to_bytes()
+            .is_empty());
+        for st in [c_int::MIN, -12, 3, c_int::MAX] {
+            let text = unsafe { CStr::from_ptr(vtremote_status_string(st)) };
+            assert_eq!(text.to_str().unwrap(), "unknown status");
+        }
+        for mode in [-1, 2, c_int::MIN, c_int::MAX] {
+            assert!(vtremote_session_new(mode).is_null());
+        }
+
+        let host = refused_host();
+        for mode in [VTREMOTE_MODE_ENCODE, VTREMOTE_MODE_DECODE] {
+            // Never opened: plausible geometry, then zero rows, then sizes no machine has.
+            for (w, h) in [
+                ("64", "36"),
+                ("0", "0"),
+                ("64", "0"),
+                ("4294967295", "4294967295"),
+            ] {
+                let s = configured(mode, &host, w, h);
+                poke_every_session_call(s);
+                unsafe { vtremote_session_free(s) };
+            }
+
+            // Open failed: refused connection, or a geometry the library rejects.
+            for (w, h, want) in [
+                ("64", "36", St::Connect),
+                ("0", "0", St::InvalidArgument),
+                ("4294967295", "1", St::InvalidArgument),
+            ] {
+                let s = configured(mode, &host, w, h);
+                assert_eq!(
+                    unsafe { vtremote_session_open(s) },
+                    want,
+                    "{w}x{h}: {}",
+                    last_error(s)
+                );
+                assert!(!last_error(s).is_empty());
+                poke_every_session_call(s);
+                // Opening again retries (and fails the same way); it is not "called twice".
+                assert_eq!(unsafe { vtremote_session_open(s) }, want);
+                poke_every_session_call(s);
+                unsafe { vtremote_session_free(s) };
+            }
+
+            // No host at all.
+            let s = vtremote_session_new(mode);
+            assert_eq!(set(s, "codec", "hevc"), St::Ok);
+            assert_refused(s, unsafe { vtremote_session_open(s) }, "host");
+            poke_every_session_call(s);
+            unsafe { vtremote_session_free(s) };
+        }
+
+        // A NULL handle: every call refuses without dereferencing it.
+        let null = ptr::null_mut::<VtremoteSession>();
+        let key = CString::new("host").unwrap();
+        let (mut pkt, mut pic, mut stats) =
+            (empty_packet(), empty_picture(), VtremoteStats::default());
+        let (mut ed, mut ed_len) = (ptr::null(), 0usize);
+        unsafe {
+            assert_eq!(
+                vtremote_session_set_option(null, key.as_ptr(), key.as_ptr()),
+                St::InvalidArgument
+            );
+            assert_eq!(
+                vtremote_session_set_extradata(null, ptr::null(), 0),
+                St::InvalidArgument
+            );
+            assert_eq!(vtremote_session_open(null), St::InvalidArgument);
+            assert!(!vtremote_session_last_error(null).is_null());
+            assert_eq!(
+                vtremote_session_extradata(null, &mut ed, &mut ed_len),
+                St::InvalidArgument
+            );
+            assert_eq!(vtremote_session_warning_count(null), 0);
+            assert!(vtremote_session_warning(null, 0).is_null());
+            assert_eq!(
+                vtremote_session_send_frame(null, ptr::null()),
+                St::InvalidArgument
+            );
+            assert_eq!(
+                vtremote_session_receive_packet(null, &mut pkt),
+                St::InvalidArgument
+            );
+            assert_eq!(
+                vtremote_session_send_packet(null, &pkt),
+                St::InvalidArgument
+            );
+            assert_eq!(
+                vtremote_session_receive_frame(null, &mut pic),
+                St::InvalidArgument
+            );
+            assert_eq!(vtremote_session_send_eof(null), St::InvalidArgument);
+            assert_eq!(vtremote_session_reset(null), St::InvalidArgument);
+            assert_eq!(
+                vtremote_session_get_stats(null, &mut stats),
+                St::InvalidArgument
+            );
+            assert_eq!(
+                CStr::from_ptr(vtremote_session_summary(null)).to_bytes(),
+                b""
+            );
+            vtremote_session_free(null);
+        }
+    }
+
+    /// An open encoder refuses the same hostile frames with checked sizes (no wrapped length
+    /// reaches `slice::from_raw_parts`), stays usable, and never sends them.
+    #[test]
+    fn hostile_frames_on_an_open_encoder_are_refused_and_the_session_stays_usable() {
+        let (host, server) = fake_server(None);
+        let (w, h) = (64u32, 36u32);
+        let s = encoder(&host, w, h);
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
+        let buf = vec![0x80u8; 64 * 64];
+        let cc = [0xfcu8, 0x80, 0x80];
+        let side = [VtremoteSideData {
+            type_: 1,
+            data: cc.as_ptr(),
+            size: cc.len(),
+        }];
+        let expected = [
+            ("null planes", "plane 0 data is NULL"),
+            ("zero linesize", "linesize 0"),
+            ("negative linesize", "negative"),
+            ("huge linesize", "is not a buffer size"),
+            ("linesize near overflow", "larger than any buffer"),
+            ("null side data", "side_data is NULL"),
+            ("huge side data count", "larger than any buffer"),
+            ("misaligned side data", "aligned"),
+        ];
+        for (what, frame) in frames(&buf, &side) {
+            let st = unsafe { vtremote_session_send_frame(s, &frame) };
+            if let Some((_, needle)) = expected.iter().find(|(w, _)| *w == what) {
+                assert_refused(s, st, needle);
+            } else {
+                assert_eq!(st, St::Ok, "{what}: {}", last_error(s));
+            }
+        }
+        // A decode call on an encoder is refused before its arguments are read.
+        let pkt = VtremotePacket {
+            data: ptr::NonNull::<u8>::dangling().as_ptr().cast_const(),
+            size: usize::MAX,
+            ..empty_packet()
+        };
+        assert_refused(
+            s,
+            unsafe { vtremote_session_send_packet(s, &pkt) },
+            "encode session",
+        );
+        let mut pic = empty_picture();
+        assert_refused(
+            s,
+            unsafe { vtremote_session_receive_frame(s, &mut pic) },
+            "encode session",
+        );
+        // Still usable: drain the two good frames.
+        assert_eq!(unsafe { vtremote_session_send_eof(s) }, St::Ok);
+        let mut got = 0;
+        loop {
+            let mut pkt = empty_packet();
+            match unsafe { vtremote_session_receive_packet(s, &mut pkt) } {
+                St::Ok => got += 1,
+                St::Eof => break,
+                St::Again => {}
+                other => panic!("receive: {other:?} {}", last_error(s)),
+            }
+        }
+        assert_eq!(got, 2);
+        unsafe { vtremote_session_free(s) };
+        let seen = server.join().unwrap();
+        assert_eq!(seen.frames.len(), 2, "only the plausible frames were sent");
+    }
+
+    /// An open decoder refuses hostile packet sizes and encode calls the same way.
+    #[test]
+    fn hostile_packets_on_an_open_decoder_are_refused() {
+        let (host, server) = fake_server(None);
+        let s = configured(VTREMOTE_MODE_DECODE, &host, "32", "18");
+        assert_eq!(
+            unsafe { vtremote_session_open(s) },
+            St::Ok,
+            "{}",
+            last_error(s)
+        );
+        let big = ptr::NonNull::<u8>::dangling().as_ptr().cast_const();
+        for (data, size, needle) in [
+            (ptr::null(), 100, "NULL"),
+            (big, usize::MAX, "larger than any buffer"),
+            (big, isize::MAX as usize + 1, "larger than any buffer"),
+        ] {
+            let pkt = VtremotePacket {
+                data,
+                size,
+                ..empty_packet()
+            };
+            assert_refused(s, unsafe { vtremote_session_send_packet(s, &pkt) }, needle);
+        }
+        assert_refused(
+            s,
+            unsafe { vtremote_session_send_packet(s, ptr::null()) },
+            "packet is NULL",
+        );
+        let buf = vec![0u8; 64 * 64];
+        let hostile = frames(&buf, &[]);
+        assert_eq!(hostile[4].0, "huge linesize");
+        assert_refused(
+            s,
+            unsafe { vtremote_session_send_frame(s, &hostile[4].1) },
+            "decode session",
+        );
+        let mut pkt = empty_packet();
+        assert_refused(
+            s,
+            unsafe { vtremote_session_receive_packet(s, &mut pkt) },
+            "decode session",
+        );
+        let (mut ed, mut ed_len) = (ptr::null(), 0usize);
+        assert_eq!(
+            unsafe { vtremote_session_extradata(s, &mut ed, &mut ed_len) },
+            St::Ok
+        );
+        assert!(
+            ed.is_null() && ed_len == 0,
+            "a decoder has no parameter sets"
+        );
+        unsafe { vtremote_session_free(s) };
+        assert_eq!(server.join().unwrap().packets, 0);
     }
 }
