@@ -1,4 +1,22 @@
 # vtremote — user entry points. `make demo` and `make test` work on a fresh Debian 12 box.
+# On a Mac: `make build`, then `sudo make install` (system LaunchDaemon) or `make install`
+# (per-user LaunchAgent). Recipes run under macOS's /bin/sh (bash 3.2) and BSD tools too.
+
+# `make install` as yourself on a Mac installs into ~/.local when PREFIX is not given and
+# /usr/local/bin is not yours: on Apple Silicon it belongs to root (Homebrew uses
+# /opt/homebrew there), so the default would fail before installing anything.
+ifeq ($(origin PREFIX),undefined)
+  ifeq ($(shell uname -s),Darwin)
+    ifneq ($(shell id -u),0)
+      ifeq ($(DESTDIR),)
+        ifeq ($(shell { [ -w /usr/local/bin ] || { [ ! -e /usr/local/bin ] && [ -w /usr/local ]; }; } && echo yes),)
+          PREFIX := $(HOME)/.local
+          PREFIX_NOTE := /usr/local/bin is not writable by you: installing for you alone into PREFIX=$(PREFIX) (sudo make install installs system-wide)
+        endif
+      endif
+    endif
+  endif
+endif
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   := build
@@ -7,6 +25,9 @@ CARGO   ?= cargo
 # FFmpeg used for `make build` (full configure for users) and for tests (minimal, fast).
 FFMPEG_BUILD_FLAGS ?= --full
 FFMPEG_TEST_FLAGS  ?= --minimal
+# Extra dist/macos/install.sh flags for `make install` on a Mac, e.g.
+# MACOS_INSTALL_FLAGS="--token-file /path/to/token" or "--listen 127.0.0.1:5555".
+MACOS_INSTALL_FLAGS ?=
 
 .PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench install clean bootstrap
 
@@ -39,6 +60,8 @@ lint:
 	$(CARGO) clippy -p vtremoted --features vt-typecheck --all-targets --locked -- -D warnings
 	$(CARGO) check -p vtremoted --features vt-typecheck --locked
 	./scripts/vt-ffi-crosscheck --self-test
+	./scripts/lint-macos-shell --self-test
+	./scripts/lint-macos-shell
 
 unit:
 	$(CARGO) test --workspace --release --locked
@@ -48,6 +71,7 @@ unit:
 e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
+	./tests/hostile/run.sh $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
 	@echo "make test: all checks passed"
@@ -61,17 +85,20 @@ bench: rust
 # No rebuild here: `sudo make install` must not need root's cargo or Homebrew. Installs the
 # binaries, libvtremote (static + shared), include/vtremote.h and vtremote.pc; on macOS also
 # the launchd service: as root a system LaunchDaemon (a headless Mac mini serves before
-# anyone logs in), otherwise a LaunchAgent for the current user.
+# anyone logs in; it runs as an unprivileged user), otherwise a LaunchAgent for the current
+# user. Either listens on 0.0.0.0:5555 with a generated token unless MACOS_INSTALL_FLAGS
+# says otherwise (dist/macos/README.md).
 install:
 	@for f in $(BIN)/vtremoted $(BIN)/vtremote $(BUILD)/lib/libvtremote.a; do \
 	  [ -e $$f ] || { echo "make install: $$f is missing; run 'make build' first (as yourself, not root)" >&2; exit 1; }; done
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN)/vtremoted $(BIN)/vtremote $(DESTDIR)$(PREFIX)/bin/
-	for b in ffmpeg ffprobe; do if [ -x $(BIN)/$$b ]; then install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/; fi; done
-	DESTDIR="$(DESTDIR)" ./ffmpeg/build.sh --install-capi $(PREFIX)
+	@$(if $(PREFIX_NOTE),echo "make install: $(PREFIX_NOTE)",true)
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 0755 $(BIN)/vtremoted $(BIN)/vtremote "$(DESTDIR)$(PREFIX)/bin/"
+	for b in ffmpeg ffprobe; do if [ -x $(BIN)/$$b ]; then install -m 0755 $(BIN)/$$b "$(DESTDIR)$(PREFIX)/bin/"; fi; done
+	DESTDIR="$(DESTDIR)" ./ffmpeg/build.sh --install-capi "$(PREFIX)"
 	@if [ "$$(uname -s)" = Darwin ] && [ -z "$(DESTDIR)" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then dist/macos/install.sh --system --bin $(PREFIX)/bin/vtremoted; \
-	  else dist/macos/install.sh --bin $(PREFIX)/bin/vtremoted; fi; fi
+	  if [ "$$(id -u)" = 0 ]; then dist/macos/install.sh --system --bin "$(PREFIX)/bin/vtremoted" $(MACOS_INSTALL_FLAGS); \
+	  else dist/macos/install.sh --bin "$(PREFIX)/bin/vtremoted" $(MACOS_INSTALL_FLAGS); fi; fi
 
 clean:
 	$(CARGO) clean

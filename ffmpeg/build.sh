@@ -26,6 +26,8 @@
 # below ffmpeg/src and ffmpeg/work is a cache (git-ignored); repeated builds are offline
 # and incremental.
 set -euo pipefail
+# Runs on Linux and on macOS (/bin/bash 3.2, BSD userland): no bash-4 constructs, tools picked
+# by feature test (scripts/lint-macos-shell checks this).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -37,7 +39,7 @@ version=""
 flavor=minimal
 compile_only=0
 action=build
-jobs=$( (command -v nproc >/dev/null && nproc) || echo 2)
+jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 out=$ROOT/build
 install_prefix=""
 extra_flags=()
@@ -239,7 +241,7 @@ prepare_tree() {
     local stamp=$SRC_TREE/.vtremote-stamp want
     want="$FF_SHA256 $(patches_hash)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-    note "extracting FFmpeg $FF_VERSION and applying $(ls "$HERE"/patches/*.patch | wc -l) patches"
+    note "extracting FFmpeg $FF_VERSION and applying $(set -- "$HERE"/patches/*.patch; echo $#) patches"
     rm -rf "$SRC_TREE"
     mkdir -p "$SRC_TREE"
     # Extracted files keep the release's mtimes, so an existing build directory only
@@ -257,25 +259,55 @@ prepare_tree() {
 # libvtremote
 
 CAPI_VERSION=""
+# MAJOR.MINOR.PATCH from include/vtremote.h. sed -E: BSD sed's basic regexes have no \|.
+# paste needs its "-" operand on BSD.
+capi_version() {
+    sed -nE 's/^#define VTREMOTE_VERSION_(MAJOR|MINOR|PATCH) //p' "$ROOT/include/vtremote.h" | paste -sd. -
+}
+
+# What a static libvtremote needs linked after it when rustc did not say (a cached build
+# prints no native-static-libs note and there is no earlier record of it).
+default_native_libs() {
+    case $(uname -s) in
+        Darwin) echo "-liconv -lSystem -lc -lm" ;;
+        *) echo "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;;
+    esac
+}
+
+# set_dylib_id FILE ID (macOS): the install name programs linked against FILE will load it
+# by, then a new ad-hoc signature (install_name_tool invalidates the old one, and arm64
+# refuses unsigned code). Needs the Xcode command line tools.
+set_dylib_id() {
+    command -v install_name_tool >/dev/null ||
+        die "install_name_tool not found: install the Xcode command line tools (xcode-select --install)"
+    install_name_tool -id "$2" "$1" || die "install_name_tool -id $2 $1 failed"
+    codesign --force --sign - "$1" 2>/dev/null || die "codesign --sign - $1 failed"
+}
+
 capi_build() {
     command -v cargo >/dev/null || die "cargo is required to build libvtremote"
     local target_dir=${CARGO_TARGET_DIR:-$ROOT/target} log native os
     os=$(uname -s)
     local link_args=()
-    [ "$os" = Linux ] && link_args=(-C link-arg=-Wl,-soname,libvtremote.so.0)
+    # shellcheck disable=SC2054 # the commas belong to the linker flag
+    case $os in
+        Linux) link_args=(-C link-arg=-Wl,-soname,libvtremote.so.0) ;;
+        # Room in the Mach-O header for the longer install name set below.
+        Darwin) link_args=(-C link-arg=-Wl,-headerpad_max_install_names) ;;
+    esac
     log=$(mktemp)
     note "building libvtremote (cargo, release, feature capi)"
     (cd "$ROOT" && cargo rustc -p vtremote-client --features capi --lib --release \
         --crate-type staticlib --crate-type cdylib -- --print native-static-libs \
-        ${link_args[@]+"${link_args[@]}"}) 2>&1 | tee "$log" | grep -v '^note: \|^$' >&2 ||
+        ${link_args[@]+"${link_args[@]}"}) 2>&1 | tee "$log" | grep -Ev '^note: |^$' >&2 ||
         { rm -f "$log"; die "cargo build of libvtremote failed"; }
     mkdir -p "$WORK"
     native=$(sed -n 's/^note: native-static-libs: //p' "$log" | tail -n1)
     rm -f "$log"
     if [ -n "$native" ]; then echo "$native" >"$WORK/capi-native-libs"
     elif [ -f "$WORK/capi-native-libs" ]; then native=$(cat "$WORK/capi-native-libs")
-    else native="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"; fi
-    CAPI_VERSION=$(sed -n 's/^#define VTREMOTE_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' "$ROOT/include/vtremote.h" | paste -sd.)
+    else native=$(default_native_libs); fi
+    CAPI_VERSION=$(capi_version)
 
     local rel=$target_dir/release
     # Staged for users: build/{lib,include}, a .pc with prefix = build dir.
@@ -286,7 +318,13 @@ capi_build() {
         ln -sf "libvtremote.so.$CAPI_VERSION" "$out/lib/libvtremote.so.0"
         ln -sf "libvtremote.so.0" "$out/lib/libvtremote.so"
     elif [ -f "$rel/libvtremote_client.dylib" ]; then
-        cp -f "$rel/libvtremote_client.dylib" "$out/lib/libvtremote.dylib"
+        # libvtremote.0.dylib (the .so.0 of macOS), known by its absolute path: programs
+        # linked against build/lib run without DYLD_LIBRARY_PATH. --install-capi sets the
+        # installed copy's own path.
+        rm -f "$out/lib/libvtremote.dylib"
+        cp -f "$rel/libvtremote_client.dylib" "$out/lib/libvtremote.0.dylib"
+        set_dylib_id "$out/lib/libvtremote.0.dylib" "$out/lib/libvtremote.0.dylib"
+        ln -sf "libvtremote.0.dylib" "$out/lib/libvtremote.dylib"
     fi
     cp -f "$ROOT/include/vtremote.h" "$out/include/vtremote.h"
     write_pc "$out" "$out/lib" "$out/include" "$native" >"$out/lib/pkgconfig/vtremote.pc"
@@ -310,8 +348,8 @@ write_pc() { # prefix libdir includedir libs_private
 capi_install() {
     local prefix=$1 dest=${DESTDIR:-} native
     [ -f "$out/lib/libvtremote.a" ] || die "run ffmpeg/build.sh (or --capi-only) first"
-    CAPI_VERSION=$(sed -n 's/^#define VTREMOTE_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' "$ROOT/include/vtremote.h" | paste -sd.)
-    native=$(cat "$WORK/capi-native-libs" 2>/dev/null || echo "-lpthread -ldl -lm")
+    CAPI_VERSION=$(capi_version)
+    native=$(cat "$WORK/capi-native-libs" 2>/dev/null || default_native_libs)
     mkdir -p "$dest$prefix/lib/pkgconfig" "$dest$prefix/include"
     install -m 644 "$out/lib/libvtremote.a" "$dest$prefix/lib/"
     if [ -f "$out/lib/libvtremote.so.$CAPI_VERSION" ]; then
@@ -319,7 +357,17 @@ capi_install() {
         ln -sf "libvtremote.so.$CAPI_VERSION" "$dest$prefix/lib/libvtremote.so.0"
         ln -sf "libvtremote.so.0" "$dest$prefix/lib/libvtremote.so"
     fi
-    [ -f "$out/lib/libvtremote.dylib" ] && install -m 755 "$out/lib/libvtremote.dylib" "$dest$prefix/lib/"
+    if [ -f "$out/lib/libvtremote.0.dylib" ]; then
+        # The install name is where the library will live ($prefix, not $DESTDIR$prefix):
+        # without it, programs linked with `pkg-config --libs vtremote` would look for the
+        # build tree's copy ("Library not loaded") once that moves.
+        rm -f "$dest$prefix/lib/libvtremote.dylib"
+        install -m 755 "$out/lib/libvtremote.0.dylib" "$dest$prefix/lib/"
+        set_dylib_id "$dest$prefix/lib/libvtremote.0.dylib" "$prefix/lib/libvtremote.0.dylib"
+        ln -sf "libvtremote.0.dylib" "$dest$prefix/lib/libvtremote.dylib"
+    elif [ -f "$out/lib/libvtremote.dylib" ]; then
+        die "$out/lib/libvtremote.dylib is from an older build.sh: run ffmpeg/build.sh --capi-only again"
+    fi
     install -m 644 "$ROOT/include/vtremote.h" "$dest$prefix/include/"
     write_pc "$prefix" "$prefix/lib" "$prefix/include" "$native" >"$dest$prefix/lib/pkgconfig/vtremote.pc"
     note "installed libvtremote $CAPI_VERSION into $dest$prefix"
@@ -329,6 +377,7 @@ capi_install() {
 # FFmpeg
 
 minimal_flags() {
+    # shellcheck disable=SC2054 # the commas belong to FFmpeg's configure flags
     local e=(
         --disable-everything --disable-autodetect --disable-doc --disable-ffplay
         --disable-network --disable-debug
@@ -351,17 +400,18 @@ full_flags() {
 }
 
 build_ffmpeg() {
-    local bdir=$WORK/build-$FF_VERSION-$flavor flags=() stamp want
-    if [ "$flavor" = minimal ]; then mapfile -t flags < <(minimal_flags)
-    else mapfile -t flags < <(full_flags); fi
+    local bdir=$WORK/build-$FF_VERSION-$flavor flags=() stamp want flag
+    # A while-read loop: mapfile is bash 4. ${flags[@]+...} below: bash 3.2 calls an empty
+    # array unbound under set -u.
+    while IFS= read -r flag; do flags+=("$flag"); done < <(if [ "$flavor" = minimal ]; then minimal_flags; else full_flags; fi)
     flags+=(${extra_flags[@]+"${extra_flags[@]}"})
     mkdir -p "$bdir"
     stamp=$bdir/.vtremote-configure
-    want="$(printf '%s ' "${flags[@]}") $(patches_hash) $(sha256_of "$CAPI_STAGE/lib/pkgconfig/vtremote.pc")"
+    want="$(printf '%s ' ${flags[@]+"${flags[@]}"}) $(patches_hash) $(sha256_of "$CAPI_STAGE/lib/pkgconfig/vtremote.pc")"
     export PKG_CONFIG_PATH="$CAPI_STAGE/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     if [ ! -f "$bdir/config.h" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         note "configuring FFmpeg $FF_VERSION ($flavor) in $bdir"
-        (cd "$bdir" && "$SRC_TREE/configure" "${flags[@]}") >"$bdir/configure.out" 2>&1 || {
+        (cd "$bdir" && "$SRC_TREE/configure" ${flags[@]+"${flags[@]}"}) >"$bdir/configure.out" 2>&1 || {
             tail -n 30 "$bdir/configure.out" >&2
             [ -f "$bdir/ffbuild/config.log" ] && tail -n 40 "$bdir/ffbuild/config.log" >&2
             die "FFmpeg configure failed (full log: $bdir/ffbuild/config.log)"

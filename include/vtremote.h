@@ -3,9 +3,10 @@
  * remote H.264/HEVC encoding and decoding over TCP, on a Mac's VideoToolbox or any host
  * running vtremoted.
  *
- * This header is maintained by hand; the Rust test
- * `capi::tests::header_declares_every_exported_function` fails when it and the library
- * (crates/vtremote-client/src/capi.rs) drift apart.
+ * This header is maintained by hand; the Rust tests in
+ * crates/vtremote-client/src/capi/tests/drift.rs fail when it and the library
+ * (crates/vtremote-client/src/capi.rs) drift apart, and check the struct layouts below
+ * against the _Static_asserts in tests/ffmpeg/capi_smoke.c.
  *
  * Conventions
  * -----------
@@ -19,9 +20,25 @@
  *   vtremote_session_last_error().
  * - The only thing to free is the handle (vtremote_session_free). Packets, pictures and
  *   strings returned by a session point into it and stay valid until the next call on the
- *   same session. Input buffers are only read during the call.
+ *   same session; the two exceptions (extradata and warnings) say so below. Input buffers
+ *   are only read during the call.
+ * - A session that fails on the wire (an error from the helper, a timeout, a closed or
+ *   corrupt connection) stays failed: every later send, receive and send_eof returns the
+ *   same status and text, until vtremote_session_reset gives it a fresh start. A refused
+ *   argument (VTREMOTE_ERROR_INVALID_ARGUMENT) does not fail the session.
  * - No call blocks longer than the "timeout_ms" option, except that connecting tries each
- *   resolved address in turn.
+ *   resolved address in turn. Any send, receive or send_eof after vtremote_session_reset
+ *   may connect, so it can also return what vtremote_session_open returns.
+ * - Cookies: the *_with_cookie variants attach a pointer-sized value of the caller's to one
+ *   input; it comes back with the output made from that input (matched by pts), so a caller
+ *   needs no table of its own. The library owns a cookie from a successful send until it
+ *   hands it back; one it drops instead (an input that produced no output, reset, free, or
+ *   a receive without _with_cookie) goes to the function set with
+ *   vtremote_session_set_cookie_free. A send that does not return VTREMOTE_OK leaves the
+ *   cookie with the caller. NULL is "no cookie".
+ * - Log lines of the library (connection details, reconnects, recovered oddities of the
+ *   helper) go to the callback set with vtremote_session_set_log_callback; FFmpeg passes
+ *   them to av_log.
  *
  * Options (vtremote_session_set_option, before vtremote_session_open)
  * -------------------------------------------------------------------
@@ -29,7 +46,9 @@
  *   token             shared secret (empty: none)
  *   timeout_ms        100..60000, default 5000: connect, every read, every write
  *   inflight          1..128, default 16: pictures (encode) or packets (decode) in flight
- *   wire_compression  none | lz4 | zstd (or 0 | 1 | 2), default zstd: raw picture planes
+ *   wire_compression  none | lz4 | zstd | vtl (or 0 | 1 | 2 | 3), default vtl: raw picture
+ *                     planes; vtl (lossless picture coder) only where the helper offers
+ *                     it, zstd otherwise
  *   client_name       shown in the helper's log (default "libvtremote")
  *   client_build      ditto (e.g. FFmpeg's version string)
  *   codec             h264 | hevc. Required.
@@ -204,7 +223,7 @@ typedef struct VtremotePicture {
     size_t linesize[2];
 } VtremotePicture;
 
-/* Counters since vtremote_session_open (across resets). */
+/* Counters since vtremote_session_open (across resets); see vtremote_session_get_stats. */
 typedef struct VtremoteStats {
     uint64_t frames;          /* pictures sent (encode) or received (decode) */
     uint64_t packets;         /* packets received (encode) or sent (decode) */
@@ -227,49 +246,135 @@ const char *vtremote_status_string(int status);
 
 /* A new, unconnected session, or NULL (unknown mode, out of memory). */
 VtremoteSession *vtremote_session_new(int mode);
-/* Closes the connection and frees everything. NULL is a no-op. */
+/* Closes the connection, frees the cookies the session still holds (see
+ * vtremote_session_set_cookie_free) and the session. NULL is a no-op. */
 void vtremote_session_free(VtremoteSession *s);
 
-/* See "Options" above. Copies key and value. */
+/* See "Options" above. Copies key and value.
+ * VTREMOTE_OK.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: NULL s, key or value; not UTF-8; a value the key does
+ *   not take (the text names the key); an empty or over-long key; "mode"; after open. */
 VtremoteStatus vtremote_session_set_option(VtremoteSession *s, const char *key,
                                            const char *value);
-/* Decode: the container's extradata (avcC/hvcC or Annex B), sent as-is. Copied. */
+/* Decode: the container's extradata (avcC/hvcC or Annex B), sent as-is. Copied.
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: NULL s, data NULL with size > 0, after
+ * open. */
 VtremoteStatus vtremote_session_set_extradata(VtremoteSession *s, const uint8_t *data,
                                               size_t size);
-/* Connects, authenticates and configures. Blocks up to about timeout_ms per step. */
+
+/* Log levels passed to a VtremoteLogCallback, most severe first. */
+#define VTREMOTE_LOG_ERROR   0
+#define VTREMOTE_LOG_WARNING 1
+#define VTREMOTE_LOG_INFO    2
+#define VTREMOTE_LOG_DEBUG   3
+/* `message` is one line without a newline, valid for the call only. Called on the thread
+ * calling the library or on one of the session's two I/O threads, one call at a time per
+ * session, until vtremote_session_free returns. */
+typedef void (*VtremoteLogCallback)(void *opaque, int level, const char *message);
+/* Where the session's log lines go (NULL: nowhere). Before open.
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: NULL s, after open. */
+VtremoteStatus vtremote_session_set_log_callback(VtremoteSession *s,
+                                                 VtremoteLogCallback callback, void *opaque);
+
+/* Frees one cookie the library drops (see "Cookies" above). Called on the thread calling
+ * the library, from inside a vtremote_session_* call. */
+typedef void (*VtremoteCookieFree)(void *opaque, void *cookie);
+/* The function that frees dropped cookies (NULL: they are simply forgotten). Before open.
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: NULL s, after open. */
+VtremoteStatus vtremote_session_set_cookie_free(VtremoteSession *s,
+                                                VtremoteCookieFree free_cookie, void *opaque);
+
+/* Connects, authenticates and configures. Blocks up to about timeout_ms per step.
+ * VTREMOTE_OK.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: codec or host missing, a geometry the library refuses
+ *   (zero or oversized, H.264 with p010le), already open.
+ * VTREMOTE_ERROR_RESOLVE, _CONNECT, _TIMEOUT, _AUTH, _BUSY, _SERVER (the helper refused
+ *   the configuration), _PROTOCOL (not a vtremote helper), _IO, _CLOSED.
+ * A failed open leaves the session unopened; calling it again tries again. */
 VtremoteStatus vtremote_session_open(VtremoteSession *s);
-/* Why the last failing call failed ("" if none); valid until the next call on s. */
+/* Why the last failing call failed ("" if none): one sentence naming the helper and the
+ * cause. Valid until the next call on s. For a NULL s, a static text. */
 const char *vtremote_session_last_error(const VtremoteSession *s);
 
-/* Encode: the helper's parameter sets as Annex B (*data NULL and *size 0 if it sent none).
- * Owned by the session, valid until it is freed. On a session that is not open (never
- * opened, or its open failed): VTREMOTE_ERROR_INVALID_ARGUMENT, with *data NULL, *size 0. */
+/* Encode: the helper's parameter sets as Annex B (*data NULL and *size 0 if it sent none;
+ * always so for a decoder). Owned by the session; valid until the session reconnects after
+ * a vtremote_session_reset (the first send, receive or send_eof after it), or is freed.
+ * VTREMOTE_OK.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: NULL data or size; a session that is not open (never
+ *   opened, or its open failed), with *data NULL and *size 0. */
 VtremoteStatus vtremote_session_extradata(VtremoteSession *s, const uint8_t **data,
                                           size_t *size);
-/* Options the helper accepted but could not honour; strings owned by the session. */
+/* Options the helper accepted but could not honour: a count, and each as a string (NULL for
+ * an index out of range or a NULL s). The strings are owned by the session and valid as
+ * long as its extradata (until a reconnect after a reset, or free). */
 size_t vtremote_session_warning_count(const VtremoteSession *s);
 const char *vtremote_session_warning(const VtremoteSession *s, size_t index);
 
-/* Encode. VTREMOTE_AGAIN: window full, call vtremote_session_receive_packet first. */
+/* Encode: queues one picture.
+ * VTREMOTE_OK.
+ * VTREMOTE_AGAIN: window full, call vtremote_session_receive_packet first.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: not open, a decode session, NULL frame, a plane that is
+ *   NULL or whose linesize is negative or below its row size, bad side data, after
+ *   send_eof. The session stays usable.
+ * VTREMOTE_ERROR_CLOSED, _IO, _TIMEOUT, _PROTOCOL, _SERVER: the session failed. */
 VtremoteStatus vtremote_session_send_frame(VtremoteSession *s, const VtremoteFrame *frame);
-/* Encode. VTREMOTE_AGAIN: nothing ready yet (only before send_eof and while the window
- * has room; otherwise it blocks up to timeout_ms). VTREMOTE_EOF: drained. */
+/* As vtremote_session_send_frame; `cookie` comes back with this picture's packet. */
+VtremoteStatus vtremote_session_send_frame_with_cookie(VtremoteSession *s,
+                                                       const VtremoteFrame *frame,
+                                                       void *cookie);
+/* Encode: the next packet. *out is written only on VTREMOTE_OK; out->data is owned by the
+ * session and valid until its next call.
+ * VTREMOTE_OK.
+ * VTREMOTE_AGAIN: nothing ready yet; only returned before send_eof while the window has
+ *   room (otherwise the call waits up to timeout_ms).
+ * VTREMOTE_EOF: drained, after send_eof.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: NULL out, not open, a decode session.
+ * VTREMOTE_ERROR_TIMEOUT (nothing within timeout_ms), _SERVER (the helper reported an
+ *   error), _PROTOCOL (corrupt or surplus output), _CLOSED, _IO: the session failed. */
 VtremoteStatus vtremote_session_receive_packet(VtremoteSession *s, VtremotePacket *out);
+/* As vtremote_session_receive_packet; on VTREMOTE_OK *cookie is the cookie sent with the
+ * packet's picture (yours again) or NULL; on anything else NULL. */
+VtremoteStatus vtremote_session_receive_packet_with_cookie(VtremoteSession *s,
+                                                           VtremotePacket *out,
+                                                           void **cookie);
 
-/* Decode. VTREMOTE_AGAIN: window full, call vtremote_session_receive_frame first. */
+/* Decode: queues one access unit (Annex B).
+ * VTREMOTE_OK.
+ * VTREMOTE_AGAIN: window full, call vtremote_session_receive_frame first.
+ * VTREMOTE_ERROR_INVALID_ARGUMENT: not open, an encode session, NULL packet, NULL data with
+ *   size > 0, after send_eof. The session stays usable.
+ * VTREMOTE_ERROR_CLOSED, _IO, _TIMEOUT, _PROTOCOL, _SERVER: the session failed. */
 VtremoteStatus vtremote_session_send_packet(VtremoteSession *s, const VtremotePacket *packet);
-/* Decode. Same rules as vtremote_session_receive_packet. */
+/* As vtremote_session_send_packet; `cookie` comes back with this packet's picture. */
+VtremoteStatus vtremote_session_send_packet_with_cookie(VtremoteSession *s,
+                                                        const VtremotePacket *packet,
+                                                        void *cookie);
+/* Decode: the next picture, in display order. *out is written only on VTREMOTE_OK; its
+ * planes are owned by the session and valid until its next call. A picture the helper sent
+ * without a duration gets its packet's. Returns as vtremote_session_receive_packet. */
 VtremoteStatus vtremote_session_receive_frame(VtremoteSession *s, VtremotePicture *out);
+/* As vtremote_session_receive_frame; on VTREMOTE_OK *cookie is the cookie sent with the
+ * picture's packet (yours again) or NULL; on anything else NULL. */
+VtremoteStatus vtremote_session_receive_frame_with_cookie(VtremoteSession *s,
+                                                          VtremotePicture *out,
+                                                          void **cookie);
 
 /* End of input: the helper drains and answers with the remaining output, then EOF.
- * Idempotent. */
+ * Idempotent.
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: not open; the session's failure if it
+ * failed. */
 VtremoteStatus vtremote_session_send_eof(VtremoteSession *s);
-/* Drops the connection and pending output (e.g. decoder seek); the next send reconnects
- * with the same options. */
+/* Drops the connection, pending output and the cookies held (e.g. decoder seek); the next
+ * send, receive or send_eof reconnects with the same options. Counters carry over. Also the
+ * way out of a failed session.
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: not open. */
 VtremoteStatus vtremote_session_reset(VtremoteSession *s);
 
+/* Counters since open, summed over every connection (zeros before open).
+ * VTREMOTE_OK; VTREMOTE_ERROR_INVALID_ARGUMENT: NULL out. */
 VtremoteStatus vtremote_session_get_stats(VtremoteSession *s, VtremoteStats *out);
-/* One-line summary (frames, bytes each way, Mb/s, mean wait); valid until the next call. */
+/* One-line summary (frames, bytes each way, Mb/s, mean wait), in every state; valid until
+ * the next call on s. "" for a NULL s. */
 const char *vtremote_session_summary(VtremoteSession *s);
 
 #ifdef __cplusplus

@@ -1,4 +1,49 @@
 # Shared shell helpers for demo/bench/e2e scripts. Source it; do not run it.
+# Runs on Linux and macOS (/bin/bash 3.2, BSD userland): see scripts/lint-macos-shell.
+
+# now: seconds since the epoch with a fraction. BSD date (macOS) has no %N and prints a
+# literal "N", so there the time comes from python3 (which the tests need anyway).
+if [[ "$(date +%N 2>/dev/null)" =~ ^[0-9]+$ ]]; then # macos-ok: the feature test itself
+  now() { date +%s.%N; } # macos-ok: only where date +%N was seen to print digits
+else
+  now() { python3 -c 'import time; print("%.6f" % time.time())'; }
+fi
+
+# with_timeout SECONDS COMMAND [ARGS...]: runs COMMAND and kills it after SECONDS; then
+# exits 124, as GNU timeout does. macOS has no timeout(1): use it where it exists, else
+# gtimeout (Homebrew coreutils), else python3. 127 when COMMAND cannot be run.
+with_timeout() {
+  local secs=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$secs" "$@"
+  elif command -v gtimeout >/dev/null 2>&1; then
+    gtimeout "$secs" "$@"
+  else
+    python3 -c '
+import subprocess, sys
+try:
+    p = subprocess.Popen(sys.argv[2:])
+except OSError as e:
+    sys.stderr.write("with_timeout: %s: %s\n" % (sys.argv[2], e.strerror))
+    sys.exit(127)
+try:
+    rc = p.wait(timeout=float(sys.argv[1]))
+except subprocess.TimeoutExpired:
+    p.terminate()
+    try:
+        p.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    sys.exit(124)
+except KeyboardInterrupt:
+    p.terminate()
+    sys.exit(130)
+sys.exit(rc if rc >= 0 else 128 - rc)
+' "$secs" "$@"
+  fi
+}
 
 # Finds the sample clip: $VTREMOTE_SAMPLE, then the shared data folder beside the checkout.
 find_sample() {
@@ -17,8 +62,8 @@ start_daemon() {
   shift 2
   "$bin/vtremoted" --listen 127.0.0.1:0 --log-level 1 "$@" >"$log.out" 2>"$log" &
   DAEMON_PID=$!
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     DAEMON_ADDR="$(sed -n 's/^vtremoted listening on //p' "$log.out" 2>/dev/null | head -n1)"
     [ -n "$DAEMON_ADDR" ] && return 0
     kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$log" >&2; return 1; }

@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# End-to-end smoke test on a Mac: vtremoted (VideoToolbox backend) + the vtremote CLI.
+# End-to-end smoke test on a Mac: vtremoted (VideoToolbox backend) + the vtremote CLI, and the
+# patched ffmpeg when BIN_DIR has one (make build puts it in build/bin).
+#
+#   .github/scripts/macos-smoke.sh [BIN_DIR]      (default build/bin; SMOKE_ADDR=127.0.0.1:5555;
+#                                                  SMOKE_BACKEND=libavcodec runs it on Linux)
+#
 # For each codec: encode 60 synthetic 1280x720 NV12 frames remotely, count the frames in the
-# bitstream, decode it remotely and check the output size.
+# bitstream, decode it remotely and check the output size. Then two H.264 streams that real
+# sources produce and VideoToolbox has to cope with, made with libx264:
+#   * one that starts mid-GOP: parameter sets, then P/B pictures whose references are missing,
+#     then an IDR. Decoding must not fail: undecodable pictures are dropped (issue 9, item 1).
+#   * one without VUI bitstream_restriction (no max_num_reorder_frames: x264 leaves it out of
+#     intra-only streams). Frames must come out without waiting for 16 more packets: decoded
+#     lock-step (one packet in flight, as the original client does) within a time limit
+#     (issue 9, item 2).
 #
 # GitHub's Apple Silicon runners are VMs without the media engine, so VideoToolbox may offer
 # only software encoders. vtremote encode does not send allow_sw=1, so then the helper must
 # refuse with an allow_sw error (checked), and the bitstream for the decode test comes from
-# the local ffmpeg instead. On a Mac with a hardware encoder the full path runs.
+# the local ffmpeg instead. On a Mac with a hardware encoder the full path runs. Needs an
+# ffmpeg with libx264 on PATH (brew install ffmpeg) to make the input.
 set -euo pipefail
-bin=${1:-target/release}
-addr=127.0.0.1:5555
+bin=$(cd "${1:-build/bin}" && pwd)
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh # with_timeout, now
+addr=${SMOKE_ADDR:-127.0.0.1:5555}
+backend=${SMOKE_BACKEND:-videotoolbox}
 frames=60
 w=1280
 h=720
 work=$(mktemp -d)
 log="$work/vtremoted.log"
 
-"$bin/vtremoted" --backend videotoolbox --list-codecs | tee "$work/codecs.txt"
+"$bin/vtremoted" --backend "$backend" --list-codecs | tee "$work/codecs.txt"
 
-"$bin/vtremoted" --backend videotoolbox --listen "$addr" --log-level 2 >"$log" 2>&1 &
+"$bin/vtremoted" --backend "$backend" --listen "$addr" --log-level 2 >"$log" 2>&1 &
 daemon=$!
-# shellcheck disable=SC2329 # invoked by the EXIT trap below
+# shellcheck disable=SC2317,SC2329 # invoked by the EXIT trap below
 cleanup() {
   kill "$daemon" 2>/dev/null || true
   echo "---- vtremoted log ----"
   cat "$log" || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
 for _ in $(seq 50); do
@@ -79,4 +96,116 @@ for codec in h264 hevc; do
     fail=1
   fi
 done
+
+# ---------------------------------------------------------------------------------------
+# Streams VideoToolbox must survive (small pictures: these test the logic, not throughput).
+sw=320
+sh=240
+frame_bytes=$((sw * sh * 3 / 2))
+# decoded_frames FILE: whole NV12 pictures in FILE, or "partial" when its size is not a multiple.
+decoded_frames() {
+  local b
+  b=$(wc -c <"$1" | tr -d ' ')
+  if [ $((b % frame_bytes)) = 0 ]; then echo $((b / frame_bytes)); else echo "partial ($b bytes)"; fi
+}
+
+echo "==== h264 starting mid-GOP"
+# -g 30 -bf 2 with an access unit delimiter before each picture (aud=1), so the stream splits
+# into access units; then SPS+PPS followed by access units 10.. (no IDR until the next GOP).
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=${sw}x${sh}:r=30:d=2" \
+  -c:v libx264 -g 30 -bf 2 -x264-params aud=1:scenecut=0 -pix_fmt yuv420p -f h264 "$work/gop.h264"
+# (Not inside $(...): bash 3.2 misparses heredocs in command substitutions.)
+python3 - "$work/gop.h264" "$work/midgop.h264" 10 >"$work/midgop.counts" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+skip = int(sys.argv[3])
+# NAL units: split at 00 00 01 start codes (a 4-byte code's extra zero ends the previous unit).
+pos, starts = 0, []
+while True:
+    i = data.find(b"\x00\x00\x01", pos)
+    if i < 0:
+        break
+    starts.append(i + 3)
+    pos = i + 3
+nals = []
+for k, s in enumerate(starts):
+    e = starts[k + 1] - 3 if k + 1 < len(starts) else len(data)
+    nal = data[s:e].rstrip(b"\x00")
+    nals.append((nal[0] & 0x1F, nal))
+aus = []
+for t, nal in nals:
+    if t == 9 or not aus:
+        aus.append([])
+    aus[-1].append((t, nal))
+params = [nal for t, nal in aus[0] if t in (7, 8)]
+kept = aus[skip:]
+types = lambda au: {t for t, _ in au}
+assert 5 not in types(kept[0]), "access unit %d is an IDR: not mid-GOP" % skip
+idr = next(i for i, au in enumerate(kept) if 5 in types(au))
+out = []
+for i, au in enumerate(kept):
+    for t, nal in au:
+        out.append(nal)
+        if i == 0 and t == 9:
+            out.extend(params)  # AUD, SPS, PPS, then the first kept picture
+open(sys.argv[2], "wb").write(b"".join(b"\x00\x00\x00\x01" + n for n in out))
+print(len(kept), len(kept) - idr)  # pictures sent; pictures from the IDR on
+PY
+read -r sent decodable <"$work/midgop.counts"
+rc=0
+with_timeout 60 "$bin/vtremote" decode --host "$addr" --codec h264 -i "$work/midgop.h264" \
+  -o "$work/midgop.yuv" 2>"$work/midgop.err" || rc=$?
+if [ "$rc" != 0 ]; then
+  echo "FAIL h264 mid-GOP: decode failed (exit $rc): $(tail -n 3 "$work/midgop.err")"
+  fail=1
+else
+  got=$(decoded_frames "$work/midgop.yuv")
+  if [[ $got =~ ^[0-9]+$ ]] && [ "$got" -ge "$decodable" ] && [ "$got" -le "$sent" ]; then
+    echo "ok   h264 mid-GOP: $got pictures from $sent packets ($decodable from the IDR on)"
+  else
+    echo "FAIL h264 mid-GOP: $got pictures, expected $decodable..$sent"
+    fail=1
+  fi
+fi
+
+echo "==== h264 without VUI reorder information"
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=${sw}x${sh}:r=30:d=2" \
+  -c:v libx264 -g 1 -pix_fmt yuv420p -f h264 "$work/novui.h264"
+# The premise: no bitstream_restriction_flag = 1 in the SPS (trace_headers prints the syntax).
+if ffmpeg -hide_banner -loglevel trace -i "$work/novui.h264" -c copy -bsf:v trace_headers -f null - 2>&1 |
+  grep -q "bitstream_restriction_flag *1 = 1"; then
+  echo "FAIL h264 no-VUI: libx264 wrote bitstream_restriction after all; the test stream is wrong"
+  fail=1
+fi
+rc=0
+with_timeout 60 "$bin/vtremote" decode --host "$addr" --codec h264 -i "$work/novui.h264" \
+  -o "$work/novui.yuv" 2>"$work/novui.err" || rc=$?
+got=$(decoded_frames "$work/novui.yuv" 2>/dev/null || echo none)
+if [ "$rc" = 0 ] && [ "$got" = "$frames" ]; then
+  echo "ok   h264 no-VUI: $got pictures"
+else
+  echo "FAIL h264 no-VUI: exit $rc, $got pictures (want $frames): $(tail -n 3 "$work/novui.err")"
+  fail=1
+fi
+if [ -x "$bin/ffmpeg" ]; then
+  # Lock-step, like the original client: one packet in flight, a picture expected back before
+  # the next is sent. A daemon that holds pictures for a reorder depth of 16 stalls here.
+  # (-fps_mode passthrough: count every decoded picture whatever its timestamp.)
+  t0=$(now)
+  rc=0
+  with_timeout 30 "$bin/ffmpeg" -hide_banner -loglevel error -nostdin -c:v h264_videotoolbox_remote \
+    -vt_remote_host "$addr" -vt_remote_inflight 1 -i "$work/novui.h264" -fps_mode passthrough \
+    -f framecrc "$work/novui.crc" \
+    2>"$work/novui-ff.err" || rc=$?
+  secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+  got=$(grep -vc '^#' "$work/novui.crc" 2>/dev/null || true)
+  if [ "$rc" = 0 ] && [ "$got" = "$frames" ]; then
+    echo "ok   h264 no-VUI, lock-step patched ffmpeg: $got pictures in ${secs}s"
+  else
+    echo "FAIL h264 no-VUI, lock-step patched ffmpeg: exit $rc, ${got:-0} pictures in ${secs}s (want $frames within 30 s): $(tail -n 3 "$work/novui-ff.err")"
+    fail=1
+  fi
+else
+  echo "::warning::$bin/ffmpeg is missing (make build): the lock-step decode was not run"
+fi
 exit "$fail"

@@ -17,7 +17,8 @@ start_daemon "$BIN" "$T/d.log" --token s3cret --max-sessions 2
 out="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token s3cret)"
 grep -q "^server: *vtremoted" <<<"$out" || fail "probe output: $out"
 grep -q "sessions: 0 in use of 2" <<<"$out" || fail "probe sessions: $out"
-pass "probe prints server, version, sessions and codecs"
+grep -q "^wire: *none, lz4, zstd, vtl$" <<<"$out" || fail "probe wire compressions: $out"
+pass "probe prints server, version, sessions, codecs and wire compressions"
 err="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token wrong 2>&1)" && fail "wrong token accepted"
 grep -q "authentication failed" <<<"$err" && grep -q "$DAEMON_ADDR" <<<"$err" || fail "auth message: $err"
 pass "probe: wrong token named with host"
@@ -35,7 +36,12 @@ for _ in range(4):
 ' "$port" &
 HTTP_PID=$!
 sleep 0.5
-err="$(timeout 20 "$BIN/vtremote" probe "127.0.0.1:$port" --timeout-ms 2000 2>&1)" && fail "ssh banner accepted as vtremote"
+# with_timeout (scripts/lib.sh): macOS has no timeout(1). The exit status must be vtremote's
+# own error status (1), so that a wrapper that could not run the probe (127) or a hang (124)
+# does not pass for a refusal.
+rc=0
+err="$(with_timeout 20 "$BIN/vtremote" probe "127.0.0.1:$port" --timeout-ms 2000 2>&1)" || rc=$?
+[ "$rc" = 1 ] || fail "probe of a non-vtremote server: exit $rc, want 1: $err"
 grep -qi "not a vtremote server" <<<"$err" || fail "non-vtremote message: $err"
 pass "probe: not a vtremote server"
 # Name resolution and "no route" without any traffic leaving the machine: a private network
@@ -56,7 +62,7 @@ psnr() { # ref.yuv test.yuv pixfmt size -> average PSNR
   ffmpeg -hide_banner -v info -f rawvideo -pix_fmt "$3" -s "$4" -i "$2" -f rawvideo -pix_fmt "$3" -s "$4" -i "$1" \
     -lavfi psnr -f null - 2>&1 | sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -n1
 }
-for case in "h264 nv12 zstd" "hevc nv12 lz4" "hevc p010 none"; do
+for case in "h264 nv12 zstd" "hevc nv12 lz4" "hevc p010 none" "h264 nv12 vtl" "hevc p010 vtl"; do
   set -- $case
   codec=$1 fmt=$2 comp=$3
   ff=$([ "$fmt" = p010 ] && echo p010le || echo nv12)
@@ -76,6 +82,9 @@ for case in "h264 nv12 zstd" "hevc nv12 lz4" "hevc p010 none"; do
   pass "decode $case: frame-exact with a local libavcodec decode"
 done
 grep -q "SUMMARY.*mode=encode.*result=ok" "$T/d.log" || fail "no encode summary line"
+for m in encode decode; do
+  grep -q "SUMMARY.*mode=$m.*compression=vtl.*result=ok" "$T/d.log" || fail "no $m session used vtl"
+done
 grep -q "SUMMARY.*result=error: authentication failed" "$T/d.log" || fail "failed session has no summary line"
 pass "daemon logs a summary line per session, failed ones included"
 err="$("$BIN/vtremote" encode --host "$DAEMON_ADDR" --token s3cret --codec h264 --size 352x288 --fps 30 \

@@ -5,11 +5,58 @@
  *   capi_smoke HOST:PORT     encodes 30 NV12 pictures, then decodes the packets back
  *   capi_smoke --refused HOST:PORT
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vtremote.h>
+
+/* The header's layouts as the compiler sees them, on 64-bit targets. The Rust test
+ * capi::tests::drift::struct_layouts_match_the_static_asserts_of_the_c_smoke_test checks
+ * the same lines against the library's #[repr(C)] types, so the two cannot drift apart
+ * silently: regenerate this block from that test's failure message. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(VtremoteStatus) == 4, "sizeof(VtremoteStatus)");
+_Static_assert(sizeof(VtremoteSideData) == 24, "sizeof(VtremoteSideData)");
+_Static_assert(offsetof(VtremoteSideData, type) == 0, "offsetof(VtremoteSideData, type)");
+_Static_assert(offsetof(VtremoteSideData, data) == 8, "offsetof(VtremoteSideData, data)");
+_Static_assert(offsetof(VtremoteSideData, size) == 16, "offsetof(VtremoteSideData, size)");
+_Static_assert(sizeof(VtremoteFrame) == 72, "sizeof(VtremoteFrame)");
+_Static_assert(offsetof(VtremoteFrame, pts) == 0, "offsetof(VtremoteFrame, pts)");
+_Static_assert(offsetof(VtremoteFrame, duration) == 8, "offsetof(VtremoteFrame, duration)");
+_Static_assert(offsetof(VtremoteFrame, flags) == 16, "offsetof(VtremoteFrame, flags)");
+_Static_assert(offsetof(VtremoteFrame, data) == 24, "offsetof(VtremoteFrame, data)");
+_Static_assert(offsetof(VtremoteFrame, linesize) == 40, "offsetof(VtremoteFrame, linesize)");
+_Static_assert(offsetof(VtremoteFrame, side_data) == 56, "offsetof(VtremoteFrame, side_data)");
+_Static_assert(offsetof(VtremoteFrame, nb_side_data) == 64, "offsetof(VtremoteFrame, nb_side_data)");
+_Static_assert(sizeof(VtremotePacket) == 48, "sizeof(VtremotePacket)");
+_Static_assert(offsetof(VtremotePacket, data) == 0, "offsetof(VtremotePacket, data)");
+_Static_assert(offsetof(VtremotePacket, size) == 8, "offsetof(VtremotePacket, size)");
+_Static_assert(offsetof(VtremotePacket, pts) == 16, "offsetof(VtremotePacket, pts)");
+_Static_assert(offsetof(VtremotePacket, dts) == 24, "offsetof(VtremotePacket, dts)");
+_Static_assert(offsetof(VtremotePacket, duration) == 32, "offsetof(VtremotePacket, duration)");
+_Static_assert(offsetof(VtremotePacket, flags) == 40, "offsetof(VtremotePacket, flags)");
+_Static_assert(sizeof(VtremotePicture) == 64, "sizeof(VtremotePicture)");
+_Static_assert(offsetof(VtremotePicture, pts) == 0, "offsetof(VtremotePicture, pts)");
+_Static_assert(offsetof(VtremotePicture, duration) == 8, "offsetof(VtremotePicture, duration)");
+_Static_assert(offsetof(VtremotePicture, width) == 16, "offsetof(VtremotePicture, width)");
+_Static_assert(offsetof(VtremotePicture, height) == 20, "offsetof(VtremotePicture, height)");
+_Static_assert(offsetof(VtremotePicture, pix_fmt) == 24, "offsetof(VtremotePicture, pix_fmt)");
+_Static_assert(offsetof(VtremotePicture, data) == 32, "offsetof(VtremotePicture, data)");
+_Static_assert(offsetof(VtremotePicture, linesize) == 48, "offsetof(VtremotePicture, linesize)");
+_Static_assert(sizeof(VtremoteStats) == 80, "sizeof(VtremoteStats)");
+_Static_assert(offsetof(VtremoteStats, frames) == 0, "offsetof(VtremoteStats, frames)");
+_Static_assert(offsetof(VtremoteStats, packets) == 8, "offsetof(VtremoteStats, packets)");
+_Static_assert(offsetof(VtremoteStats, bytes_sent) == 16, "offsetof(VtremoteStats, bytes_sent)");
+_Static_assert(offsetof(VtremoteStats, bytes_received) == 24, "offsetof(VtremoteStats, bytes_received)");
+_Static_assert(offsetof(VtremoteStats, max_inflight) == 32, "offsetof(VtremoteStats, max_inflight)");
+_Static_assert(offsetof(VtremoteStats, elapsed_s) == 40, "offsetof(VtremoteStats, elapsed_s)");
+_Static_assert(offsetof(VtremoteStats, sent_mbps) == 48, "offsetof(VtremoteStats, sent_mbps)");
+_Static_assert(offsetof(VtremoteStats, received_mbps) == 56, "offsetof(VtremoteStats, received_mbps)");
+_Static_assert(offsetof(VtremoteStats, mean_send_ms) == 64, "offsetof(VtremoteStats, mean_send_ms)");
+_Static_assert(offsetof(VtremoteStats, mean_wait_ms) == 72, "offsetof(VtremoteStats, mean_wait_ms)");
+#endif
 
 #define W 320
 #define H 240

@@ -27,7 +27,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 check() { python3 "$HERE/check_stream.py" "$FP" "$@"; }
-now() { date +%s.%N; }
+# now (fractional seconds) comes from scripts/lib.sh: BSD date has no %N.
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 # daemon NAME [flags…]: starts a vtremoted, sets ${NAME}_ADDR.
 daemon() {
@@ -147,7 +147,7 @@ same_frames() { # file codec pixfmt [input args for both decodes]; $REMOTE_ARGS:
   b=$(grep -v '^#' "$T/remote.md5" | awk -F', *' '{print $1, $3, $5, $6}')
   [ -n "$a" ] || fail "local decode of $f gave no frames"
   [ "$a" = "$b" ] || { diff <(echo "$a") <(echo "$b") | head -n 5 >&2; fail "remote decode of $f differs from local"; }
-  echo "$(wc -l <<<"$a") frames"
+  echo "$(awk 'END { print NR }' <<<"$a") frames" # BSD wc -l pads the count with spaces
 }
 n=$(same_frames "$T/h264bf.mp4" h264_videotoolbox_remote yuv420p)
 pass "remote h264 decode of an mp4 (avcC, B-frames) == local: $n"
@@ -235,12 +235,15 @@ python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+open(sys.argv[2], "w").close()   # listening: the test may start
 held = []
 while True:
     c, _ = s.accept(); held.append(c)   # accept, then say nothing
-' "$sport" &
+' "$sport" "$T/silent.ready" &
 PIDS+=("$!")
-sleep 0.3
+# A loaded machine can take longer than any fixed sleep to start Python: wait for the file.
+for _ in $(seq 1 100); do [ -e "$T/silent.ready" ] && break; sleep 0.1; done
+[ -e "$T/silent.ready" ] || fail "the silent test server did not start"
 expect_failure "silent server" "127.0.0.1:$sport" "timed out" 1500
 daemon TOK --token s3cret
 expect_failure "wrong token" "$TOK_ADDR" "authentication failed" 3000 -vt_remote_token wrong

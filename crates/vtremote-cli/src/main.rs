@@ -1,17 +1,18 @@
 //! `vtremote`: probe a helper, encode raw NV12/P010 files and decode Annex B files remotely.
 
 mod au;
+mod wirebench;
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use vtremote_client::{
-    ClientConfig, ClientError, Codec, DecodeSession, DecoderParams, EncodeSession, EncoderParams,
-    InputFrame, InputPacket, PixelFormat, PlaneSource, Received, WireCompression,
+    ClientConfig, ClientError, Codec, DecoderParams, EncoderParams, InputFrame, InputPacket,
+    PixelFormat, PlaneSource, Received, Refused, RemoteDecoder, RemoteEncoder, WireCompression,
 };
 
 #[derive(Debug, Parser)]
@@ -46,11 +47,22 @@ enum PixFmtArg {
     P010,
 }
 
+impl From<PixFmtArg> for PixelFormat {
+    fn from(p: PixFmtArg) -> Self {
+        match p {
+            PixFmtArg::Nv12 => PixelFormat::Nv12,
+            PixFmtArg::P010 => PixelFormat::P010,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CompressionArg {
     None,
     Lz4,
     Zstd,
+    /// VTL, our lossless picture coder, where the helper offers it (zstd otherwise).
+    Vtl,
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,7 +122,7 @@ enum Command {
         /// B-frames allowed between references.
         #[arg(long)]
         bframes: Option<u32>,
-        #[arg(long, value_enum, default_value = "zstd")]
+        #[arg(long, value_enum, default_value = "vtl")]
         compression: CompressionArg,
         /// Any further CONFIGURE option (spec §6.1 key), e.g. --opt allow_sw=1 --opt profile=100.
         #[arg(long = "opt", value_name = "KEY=VALUE", value_parser = parse_option)]
@@ -120,13 +132,33 @@ enum Command {
         #[arg(short = 'o')]
         output: PathBuf,
     },
+    /// Measure each wire compression on a raw NV12/P010 file: ratio, ms per frame each
+    /// way (median, one thread) and a bit-exactness check of every frame.
+    WireBench {
+        /// Picture size, WxH.
+        #[arg(long, value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long = "pix-fmt", value_enum, default_value = "nv12")]
+        pix_fmt: PixFmtArg,
+        #[arg(short = 'i')]
+        input: PathBuf,
+        /// Modes to run, in order.
+        #[arg(long, value_delimiter = ',', default_value = "none,lz4,zstd,vtl")]
+        modes: Vec<CompressionArg>,
+        /// At most this many frames from the start of the file.
+        #[arg(long, default_value_t = 120)]
+        frames: usize,
+        /// JSON instead of a Markdown table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Decode an Annex B file into raw NV12 (8-bit) or P010 (10-bit) at the stream's size.
     Decode {
         #[command(flatten)]
         conn: Conn,
         #[arg(long, value_enum)]
         codec: CodecArg,
-        #[arg(long, value_enum, default_value = "zstd")]
+        #[arg(long, value_enum, default_value = "vtl")]
         compression: CompressionArg,
         #[arg(short = 'i')]
         input: PathBuf,
@@ -188,6 +220,7 @@ fn compression(c: CompressionArg) -> WireCompression {
         CompressionArg::None => WireCompression::None,
         CompressionArg::Lz4 => WireCompression::Lz4,
         CompressionArg::Zstd => WireCompression::Zstd,
+        CompressionArg::Vtl => WireCompression::Vtl,
     }
 }
 
@@ -255,6 +288,12 @@ fn probe(host: String, token: String, timeout_ms: u64) -> Result<()> {
         info.max_sessions
     );
     println!("codecs:   {} (encode and decode)", info.codecs.join(", "));
+    let wire: Vec<&str> = WireCompression::ALL
+        .iter()
+        .filter(|c| c.is_v1() || info.offers(c.name()))
+        .map(|c| c.name())
+        .collect();
+    println!("wire:     {}", wire.join(", "));
     Ok(())
 }
 
@@ -317,7 +356,7 @@ fn encode(
             input.display()
         );
     }
-    let mut session = EncodeSession::connect(&config, &params)?;
+    let mut session = RemoteEncoder::<()>::open(&config, &params)?;
     for w in session.warnings() {
         eprintln!("helper warning: {w}");
     }
@@ -357,19 +396,22 @@ fn encode(
             side_data: Vec::new(),
         };
         loop {
-            match session.send_frame(&frame) {
+            match session.send_frame(&frame, ()) {
                 Ok(()) => break,
-                Err(ClientError::WouldBlock) => {
-                    if let Received::Item(p) = session.receive_packet()? {
+                Err(Refused {
+                    error: ClientError::WouldBlock,
+                    ..
+                }) => {
+                    if let Received::Item((p, _)) = session.receive_packet()? {
                         write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
                         packets += 1;
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(refused) => return Err(refused.error.into()),
             }
         }
         pts += 1;
-        while let Received::Item(p) = session.receive_packet()? {
+        while let Received::Item((p, _)) = session.receive_packet()? {
             write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
             packets += 1;
         }
@@ -379,7 +421,7 @@ fn encode(
     session.send_eof()?;
     loop {
         match session.receive_packet()? {
-            Received::Item(p) => {
+            Received::Item((p, _)) => {
                 write_packet(&mut out, &extradata, p.keyframe, &p.data)?;
                 packets += 1;
             }
@@ -430,7 +472,7 @@ fn decode(
         extradata: au::parameter_sets(codec, &units[0]),
         options: Vec::new(),
     };
-    let mut session = DecodeSession::connect(&config, &params)?;
+    let mut session = RemoteDecoder::<()>::open(&config, &params)?;
     let mut out = BufWriter::new(
         File::create(&output).with_context(|| format!("creating {}", output.display()))?,
     );
@@ -450,18 +492,21 @@ fn decode(
             data: unit,
         };
         loop {
-            match session.send_packet(&packet) {
+            match session.send_packet(&packet, ()) {
                 Ok(()) => break,
-                Err(ClientError::WouldBlock) => {
-                    if let Received::Item(f) = session.receive_frame()? {
+                Err(Refused {
+                    error: ClientError::WouldBlock,
+                    ..
+                }) => {
+                    if let Received::Item((f, _)) = session.receive_frame()? {
                         write_frame(&mut out, f)?;
                         frames += 1;
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(refused) => return Err(refused.error.into()),
             }
         }
-        while let Received::Item(f) = session.receive_frame()? {
+        while let Received::Item((f, _)) = session.receive_frame()? {
             write_frame(&mut out, f)?;
             frames += 1;
         }
@@ -471,7 +516,7 @@ fn decode(
     session.send_eof()?;
     loop {
         match session.receive_frame()? {
-            Received::Item(f) => {
+            Received::Item((f, _)) => {
                 write_frame(&mut out, f)?;
                 frames += 1;
             }
@@ -488,6 +533,32 @@ fn decode(
         info.height,
         session.stats()
     );
+    Ok(())
+}
+
+fn wire_bench(
+    (width, height): (u32, u32),
+    pix_fmt: PixelFormat,
+    input: &Path,
+    modes: &[CompressionArg],
+    max_frames: usize,
+    as_json: bool,
+) -> Result<()> {
+    let geometry =
+        vtremote_proto::FrameGeometry::new(width, height, pix_fmt).map_err(anyhow::Error::msg)?;
+    let frames = wirebench::read_frames(input, &geometry, max_frames)?;
+    let mut results = Vec::new();
+    for &m in modes {
+        results.push(wirebench::run_mode(compression(m), &geometry, &frames)?);
+    }
+    if as_json {
+        print!("{}", wirebench::json(&geometry, &results));
+    } else {
+        print!("{}", wirebench::table(&geometry, &results));
+    }
+    if let Some(bad) = results.iter().find(|r| !r.exact) {
+        bail!("{}: decompressed planes differ from the input", bad.mode);
+    }
     Ok(())
 }
 
@@ -517,10 +588,7 @@ fn main() {
             codec.into(),
             size,
             fps,
-            match pix_fmt {
-                PixFmtArg::Nv12 => PixelFormat::Nv12,
-                PixFmtArg::P010 => PixelFormat::P010,
-            },
+            pix_fmt.into(),
             bitrate,
             gop,
             bframes,
@@ -536,6 +604,14 @@ fn main() {
             input,
             output,
         } => decode(conn, codec.into(), compression(c), input, output),
+        Command::WireBench {
+            size,
+            pix_fmt,
+            input,
+            modes,
+            frames,
+            json,
+        } => wire_bench(size, pix_fmt.into(), &input, &modes, frames, json),
     };
     if let Err(e) = result {
         eprintln!("vtremote: {e:#}");

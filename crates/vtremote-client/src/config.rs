@@ -1,6 +1,8 @@
 use std::time::Duration;
 use vtremote_proto::{Codec, PixelFormat, WireCompression};
 
+use crate::log::Logger;
+
 pub const DEFAULT_PORT: u16 = 5555;
 /// The original client's default window (`vt_remote_inflight`).
 pub const DEFAULT_INFLIGHT: u32 = 16;
@@ -17,9 +19,12 @@ pub struct ClientConfig {
     pub timeout: Duration,
     pub client_name: String,
     pub client_build: String,
+    /// What the caller asks for; a session uses `ServerInfo::usable_compression` of it.
     pub wire_compression: WireCompression,
     /// Frames (encode) or packets (decode) on the wire before the caller must receive.
     pub inflight: u32,
+    /// Where the session's own log lines go (default: `tracing`).
+    pub log: Logger,
 }
 
 impl ClientConfig {
@@ -30,9 +35,11 @@ impl ClientConfig {
             timeout: DEFAULT_TIMEOUT,
             client_name: "vtremote-client".into(),
             client_build: env!("CARGO_PKG_VERSION").into(),
-            // Same default as the original client's AVOption.
-            wire_compression: WireCompression::Zstd,
+            // Falls back to zstd, the original client's default, where the helper does not
+            // offer VTL (`usable_compression`).
+            wire_compression: WireCompression::Vtl,
             inflight: DEFAULT_INFLIGHT,
+            log: Logger::default(),
         }
     }
 }
@@ -71,6 +78,9 @@ pub struct ServerInfo {
     pub name: String,
     pub version: String,
     pub codecs: Vec<String>,
+    /// Extensions the helper offers: HELLO_ACK codec-list entries that start with `+`
+    /// (docs/protocol.md, "Extensions"), without the `+`.
+    pub features: Vec<String>,
     pub max_sessions: u16,
     pub active_sessions: u16,
 }
@@ -79,5 +89,20 @@ impl ServerInfo {
     /// Our daemon fills HELLO_ACK's strings; the original sends them empty.
     pub fn is_vtremoted_rs(&self) -> bool {
         self.name.starts_with("vtremoted")
+    }
+
+    pub fn offers(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    /// The compression to use when `requested` was asked for: a mode the helper does not
+    /// offer falls back to zstd, which every helper speaks (the original refuses codes it
+    /// does not know with ERROR 1).
+    pub fn usable_compression(&self, requested: WireCompression) -> WireCompression {
+        if requested.is_v1() || self.offers(requested.name()) {
+            requested
+        } else {
+            WireCompression::Zstd
+        }
     }
 }

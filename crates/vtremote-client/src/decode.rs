@@ -8,9 +8,10 @@ use vtremote_proto::{
 };
 
 use crate::config::{ClientConfig, DecoderParams, ServerInfo};
-use crate::connection::{Incoming, Outgoing, Pipeline};
 use crate::error::ClientError;
 use crate::flow::{Flow, Step};
+use crate::log::Logger;
+use crate::pipeline::{Incoming, Outgoing, Pipeline};
 use crate::reorder::{reorder_depth, Reorder};
 use crate::stats::SessionStats;
 use crate::Received;
@@ -86,7 +87,7 @@ fn unpack_frame(
         } else {
             scratch.clear();
             scratch.resize(expected, 0);
-            decompressor.decompress(i, wire, &mut scratch)?;
+            decompressor.decompress(i, stride, wire, &mut scratch)?;
             &scratch
         };
         out.reserve_exact(row_bytes * want_rows);
@@ -114,6 +115,7 @@ pub struct DecodeSession {
     /// A full window stayed silent for one timeout and that was forgiven; a second silent
     /// timeout in a row is an error (see `receive_frame`).
     forgave_silence: bool,
+    log: Logger,
 }
 
 impl DecodeSession {
@@ -144,20 +146,16 @@ impl DecodeSession {
             extradata: params.extradata.clone(),
         };
         let host = config.host.clone();
-        let mut decompressor = PlaneDecompressor::new(config.wire_compression)
-            .map_err(|e| ClientError::io(&host, "creating the decompressor", e))?;
         let pipe = Pipeline::open(
             config,
             params.codec,
             configure,
             geometry,
-            Box::new(move |f: Frame| {
-                unpack_frame(f, &geometry, &mut decompressor).map_err(|source| {
-                    ClientError::Protocol {
-                        host: host.clone(),
-                        what: "decoded FRAME".into(),
-                        cause: source,
-                    }
+            Box::new(move |f: Frame, decompressor: &mut PlaneDecompressor| {
+                unpack_frame(f, &geometry, decompressor).map_err(|source| ClientError::Protocol {
+                    host: host.clone(),
+                    what: "decoded FRAME".into(),
+                    cause: source,
                 })
             }),
         )?;
@@ -165,9 +163,10 @@ impl DecodeSession {
             .then(|| Reorder::new(reorder_depth(params.codec, &params.extradata)));
         Ok(DecodeSession {
             pipe,
-            flow: Flow::new(config.inflight),
+            flow: Flow::new(config.inflight, config.host.clone()),
             reorder,
             forgave_silence: false,
+            log: config.log.clone(),
         })
     }
 
@@ -234,16 +233,21 @@ impl DecodeSession {
                     )
                 }
                 Step::TimedOut
-                    if !self.flow.eof_sent
+                    if !self.flow.eof_sent()
                         && !self.forgave_silence
                         && !self.pipe.info.is_vtremoted_rs() =>
                 {
                     self.forgave_silence = true;
-                    self.flow.in_flight = self.flow.in_flight.saturating_sub(1);
+                    self.flow.write_off_one();
+                    self.log.warn(format_args!(
+                        "{}: no picture within {} ms; taking it that a packet produced none",
+                        self.pipe.host,
+                        self.pipe.timeout_ms()
+                    ));
                     return Ok(Received::Again);
                 }
                 Step::TimedOut => {
-                    let what = if self.flow.eof_sent {
+                    let what = if self.flow.eof_sent() {
                         "waiting for the decoder to drain"
                     } else {
                         "waiting for a decoded frame (the helper answered none of the packets in flight)"
@@ -253,7 +257,7 @@ impl DecodeSession {
                 }
                 Step::Item(Incoming::Frame(f)) => {
                     self.forgave_silence = false;
-                    self.flow.record_output();
+                    self.flow.record_output("FRAMEs", "PACKETs")?;
                     match &mut self.reorder {
                         Some(r) => r.push(f.pts, f),
                         None => return Ok(Received::Item(f)),
@@ -265,8 +269,12 @@ impl DecodeSession {
         }
     }
 
+    pub(crate) fn timings(&self) -> &crate::stats::Timings {
+        &self.flow.timings
+    }
+
     pub fn stats(&self) -> SessionStats {
         self.flow
-            .stats(&self.pipe, self.flow.outputs, self.flow.inputs)
+            .stats(self.flow.outputs, self.flow.inputs, self.pipe.traffic())
     }
 }

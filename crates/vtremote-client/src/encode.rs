@@ -3,14 +3,14 @@
 use std::time::Instant;
 
 use vtremote_proto::{
-    encode_frame, Configure, Frame, FrameGeometry, PixelFormat, PlaneCompressor, PlaneSource,
-    ProtoError, SideData, WireCompression,
+    encode_frame, Configure, Frame, FrameGeometry, PixelFormat, PlaneCompressor, PlaneDecompressor,
+    PlaneSource, ProtoError, SideData, WireCompression,
 };
 
 use crate::config::{ClientConfig, EncoderParams, ServerInfo};
-use crate::connection::{Incoming, Outgoing, Pipeline};
 use crate::error::ClientError;
 use crate::flow::{Flow, Step};
+use crate::pipeline::{Incoming, Outgoing, Pipeline};
 use crate::stats::SessionStats;
 use crate::Received;
 
@@ -147,7 +147,7 @@ impl EncodeSession {
             params.codec,
             configure,
             geometry,
-            Box::new(move |_f: Frame| {
+            Box::new(move |_f: Frame, _: &mut PlaneDecompressor| {
                 Err(ClientError::Unexpected {
                     host: host.clone(),
                     got: "FRAME".into(),
@@ -168,12 +168,13 @@ impl EncodeSession {
             })?
         };
         Ok(EncodeSession {
+            compression: pipe.compression,
             pipe,
             geometry,
-            compression: config.wire_compression,
             extradata_annexb,
-            flow: Flow::new(config.inflight),
-            direct: PlaneCompressor::new(WireCompression::None).expect("no-op compressor"),
+            flow: Flow::new(config.inflight, config.host.clone()),
+            direct: PlaneCompressor::new(WireCompression::None, geometry.pix_fmt)
+                .expect("no-op compressor"),
         })
     }
 
@@ -299,7 +300,7 @@ impl EncodeSession {
             Step::Again => Ok(Received::Again),
             Step::Eof => Ok(Received::Eof),
             Step::TimedOut => {
-                let e = self.pipe.timeout_error(if self.flow.eof_sent {
+                let e = self.pipe.timeout_error(if self.flow.eof_sent() {
                     "waiting for the encoder to drain"
                 } else {
                     "waiting for an encoded packet"
@@ -307,7 +308,7 @@ impl EncodeSession {
                 Err(self.flow.fail(e))
             }
             Step::Item(Incoming::Packet(p)) => {
-                self.flow.record_output();
+                self.flow.record_output("PACKETs", "FRAMEs")?;
                 let keyframe = p.is_keyframe();
                 Ok(Received::Item(OutputPacket {
                     pts: p.pts,
@@ -322,8 +323,12 @@ impl EncodeSession {
         }
     }
 
+    pub(crate) fn timings(&self) -> &crate::stats::Timings {
+        &self.flow.timings
+    }
+
     pub fn stats(&self) -> SessionStats {
         self.flow
-            .stats(&self.pipe, self.flow.inputs, self.flow.outputs)
+            .stats(self.flow.inputs, self.flow.outputs, self.pipe.traffic())
     }
 }

@@ -6,9 +6,17 @@
 //! writer thread and reads on a reader thread, so a full in-flight window of frames is on
 //! the wire while the helper encodes.
 //!
+//! [`RemoteEncoder`] and [`RemoteDecoder`] are what an application holds for a whole job:
+//! they reconnect after a reset (a seek), sum the counters over every connection, print the
+//! summary line and hand each input's cookie back with its output. The C ABI (feature
+//! `capi`) and the `vtremote` CLI are both built on them; [`Settings`] reads the C ABI's
+//! key/value options.
+//!
 //! The API maps onto FFmpeg's send/receive model: `send_*` returns
 //! [`ClientError::WouldBlock`] when the window is full (call `receive_*`), and `receive_*`
 //! returns [`Received::Again`] when nothing is ready yet (call `send_*`).
+
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod config;
 mod connection;
@@ -16,8 +24,15 @@ mod decode;
 mod encode;
 mod error;
 mod flow;
+mod ledger;
+mod log;
+mod options;
+mod pipeline;
 mod reorder;
+mod resettable;
+mod settings;
 mod stats;
+mod totals;
 
 #[cfg(feature = "capi")]
 pub mod capi;
@@ -28,7 +43,11 @@ pub use config::{
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};
 pub use error::ClientError;
+pub use log::{LogLevel, Logger};
+pub use resettable::{Refused, RemoteDecoder, RemoteEncoder};
+pub use settings::{SettingError, Settings};
 pub use stats::SessionStats;
+pub use totals::{summary_line, SessionKind};
 pub use vtremote_proto::{Codec, PixelFormat, PlaneSource, SideData, WireCompression};
 
 /// Result of a non-blocking receive.
@@ -39,6 +58,16 @@ pub enum Received<T> {
     Again,
     /// The server finished the stream (DONE).
     Eof,
+}
+
+impl<T> Received<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Received<U> {
+        match self {
+            Received::Item(t) => Received::Item(f(t)),
+            Received::Again => Received::Again,
+            Received::Eof => Received::Eof,
+        }
+    }
 }
 
 /// Probes a helper: connect, HELLO, read HELLO_ACK, close without configuring.

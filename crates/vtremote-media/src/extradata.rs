@@ -37,6 +37,40 @@ pub fn annexb_to_record(codec: Codec, annexb: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
+/// The record body to publish for a stream, from extradata in either form (a record such as
+/// an encoder's own avcC/hvcC atom keeps its SEI arrays; Annex B keeps only VPS/SPS/PPS).
+/// `repeated_in_band`: whether the stream also carries its parameter sets in-band, which
+/// hvcC must declare with array_completeness 0 (ISO/IEC 14496-15 §8.3.3.1.2); avcC has no
+/// such flag. Fails unless the record holds every parameter set a decoder needs.
+pub fn record_for_stream(codec: Codec, bytes: &[u8], repeated_in_band: bool) -> Result<Vec<u8>> {
+    match codec {
+        Codec::H264 => {
+            let config = if is_annexb(bytes) {
+                avcc::AvcDecoderConfig::from_annexb(bytes)?
+            } else {
+                avcc::AvcDecoderConfig::parse(bytes)?
+            };
+            if config.sps.is_empty() {
+                return Err(crate::MediaError::MissingParameterSet { kind: "H.264 SPS" });
+            }
+            if config.pps.is_empty() {
+                return Err(crate::MediaError::MissingParameterSet { kind: "H.264 PPS" });
+            }
+            config.to_bytes()
+        }
+        Codec::Hevc => {
+            let mut config = if is_annexb(bytes) {
+                hvcc::HevcDecoderConfig::from_annexb(bytes)?
+            } else {
+                hvcc::HevcDecoderConfig::parse(bytes)?
+            };
+            config.check_parameter_sets()?;
+            config.set_parameter_set_completeness(!repeated_in_band);
+            config.to_bytes()
+        }
+    }
+}
+
 /// Returns a record body for extradata in either form: a record is re-serialised from its
 /// parsed form (dropping any box header), Annex B is converted.
 pub fn to_record(codec: Codec, bytes: &[u8]) -> Result<Vec<u8>> {

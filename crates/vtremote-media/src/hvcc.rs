@@ -256,6 +256,36 @@ impl HevcDecoderConfig {
         Ok(out)
     }
 
+    /// Sets array_completeness of the VPS, SPS and PPS arrays. 1 promises that no unit of
+    /// that type is in the stream (the only value 'hvc1' allows); a stream that repeats its
+    /// parameter sets in-band must write 0, as 'hev1' does (ISO/IEC 14496-15 §8.3.3.1.2,
+    /// §8.4.1). SEI arrays keep their flag.
+    pub fn set_parameter_set_completeness(&mut self, complete: bool) {
+        for array in &mut self.arrays {
+            if hevc::is_parameter_set(array.nal_type) {
+                array.completeness = complete;
+            }
+        }
+    }
+
+    /// Fails unless the record holds a VPS, an SPS and a PPS.
+    pub fn check_parameter_sets(&self) -> Result<()> {
+        for (nal_type, kind) in [
+            (hevc::VPS, "HEVC VPS"),
+            (hevc::SPS, "HEVC SPS"),
+            (hevc::PPS, "HEVC PPS"),
+        ] {
+            let present = self
+                .arrays
+                .iter()
+                .any(|a| a.nal_type == nal_type && !a.nal_units.is_empty());
+            if !present {
+                return Err(MediaError::MissingParameterSet { kind });
+            }
+        }
+        Ok(())
+    }
+
     /// Every NAL unit of every array, in record order.
     pub fn nal_units(&self) -> impl Iterator<Item = &[u8]> {
         self.arrays
@@ -350,6 +380,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn completeness_changes_for_parameter_sets_only() {
+        let mut config = sample();
+        config.set_parameter_set_completeness(false);
+        assert!(!config.arrays[0].completeness, "VPS");
+        assert!(!config.arrays[1].completeness, "SEI keeps its flag");
+        config.arrays[1].completeness = true;
+        config.set_parameter_set_completeness(true);
+        assert!(config.arrays.iter().all(|a| a.completeness));
+        assert_eq!(
+            config.check_parameter_sets(),
+            Err(MediaError::MissingParameterSet { kind: "HEVC SPS" })
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extradata;
 pub mod hvcc;
 pub mod nal;
+pub mod paramsets;
 mod reader;
 pub mod sei;
 pub mod sps;

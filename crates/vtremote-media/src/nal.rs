@@ -111,6 +111,22 @@ pub fn is_random_access(codec: Codec, nal: &[u8]) -> bool {
         }
 }
 
+/// True for coded slice data: H.264 types 1–5, HEVC types 0–31. Only these carry a
+/// picture; everything else (parameter sets, SEI, delimiters, filler) is side information.
+pub fn is_vcl(codec: Codec, nal: &[u8]) -> bool {
+    let t = nal_type(codec, nal);
+    !nal.is_empty()
+        && match codec {
+            Codec::H264 => h264::is_vcl(t),
+            Codec::Hevc => hevc::is_vcl(t),
+        }
+}
+
+/// True when an Annex B access unit holds at least one slice, i.e. a picture to decode.
+pub fn access_unit_has_vcl(codec: Codec, annexb: &[u8]) -> bool {
+    crate::annexb::nal_units(annexb).any(|nal| is_vcl(codec, nal))
+}
+
 /// True when an Annex B access unit contains a random-access slice.
 pub fn access_unit_is_random_access(codec: Codec, annexb: &[u8]) -> bool {
     crate::annexb::nal_units(annexb).any(|nal| is_random_access(codec, nal))
@@ -139,5 +155,25 @@ mod tests {
         assert!(is_random_access(Codec::Hevc, &[0x2A, 0x01])); // CRA
         assert!(!is_random_access(Codec::Hevc, &[0x02, 0x01])); // TRAIL_R
         assert!(!is_parameter_set(Codec::Hevc, &[]));
+    }
+
+    #[test]
+    fn only_slices_count_as_picture_data() {
+        let sps_pps_sei = [
+            0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xCE, 0, 0, 1, 0x06, 0x05,
+        ];
+        assert!(!access_unit_has_vcl(Codec::H264, &sps_pps_sei));
+        let with_slice = [&sps_pps_sei[..], &[0, 0, 1, 0x65, 0x88]].concat();
+        assert!(access_unit_has_vcl(Codec::H264, &with_slice));
+        // HEVC: VPS + prefix SEI only, then a TRAIL_R slice.
+        assert!(!access_unit_has_vcl(
+            Codec::Hevc,
+            &[0, 0, 1, 0x40, 0x01, 0, 0, 1, 0x4E, 0x01]
+        ));
+        assert!(access_unit_has_vcl(
+            Codec::Hevc,
+            &[0, 0, 1, 0x02, 0x01, 0xAF]
+        ));
+        assert!(!is_vcl(Codec::H264, &[]));
     }
 }

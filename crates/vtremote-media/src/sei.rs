@@ -139,6 +139,25 @@ impl CaptionQueue {
             None => Ok(access_unit),
         }
     }
+
+    /// Like [`apply`](Self::apply), but malformed captions never cost the picture: the access
+    /// unit comes back unchanged, with the reason the captions were left out.
+    pub fn apply_or_pass(
+        &mut self,
+        pts: i64,
+        access_unit: Vec<u8>,
+    ) -> (Vec<u8>, Option<MediaError>) {
+        let Some(cc) = self.pending.remove(&pts) else {
+            return (access_unit, None);
+        };
+        match a53_cc_sei(self.codec, &cc) {
+            Ok(nal) => (
+                insert_before_first_slice(self.codec, &access_unit, &nal),
+                None,
+            ),
+            Err(e) => (access_unit, Some(e)),
+        }
+    }
 }
 
 fn is_slice(codec: Codec, nal: &[u8]) -> bool {
@@ -178,6 +197,17 @@ mod tests {
         assert!(!nal[1..]
             .windows(3)
             .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 3));
+    }
+
+    #[test]
+    fn malformed_captions_never_cost_the_picture() {
+        let mut q = CaptionQueue::new(Codec::H264);
+        q.remember(7, &[1, 2]);
+        let au = vec![0, 0, 0, 1, 0x65, 0x88];
+        let (out, err) = q.apply_or_pass(7, au.clone());
+        assert_eq!(out, au);
+        assert!(err.is_some());
+        assert_eq!(q.apply_or_pass(8, au.clone()), (au, None));
     }
 
     #[test]

@@ -59,6 +59,8 @@ fn hevc_sps_dimensions_and_bit_depth_match_ffprobe() {
     assert_eq!((main10.profile_idc, main10.level_idc), (2, 60));
     assert_eq!(main10.chroma_format_idc, 1);
 
+    assert_eq!(main10.video_full_range, Some(false));
+
     let odd = stream_info_from_annexb(Codec::Hevc, &fixture("hevc_318x238.h265")).unwrap();
     assert_eq!((odd.width, odd.height), (318, 238));
     assert_eq!((odd.bit_depth_luma, odd.profile_idc), (8, 1));
@@ -112,6 +114,32 @@ fn hvcc_built_from_annexb_matches_ffmpeg_byte_for_byte() {
     let built =
         extradata::annexb_to_record(Codec::Hevc, &parameter_sets(Codec::Hevc, &stream)).unwrap();
     assert_eq!(built, ffmpeg_record);
+}
+
+#[test]
+fn a_stream_with_in_band_parameter_sets_publishes_incomplete_hvcc_arrays() {
+    let stream = fixture("hevc_320x240_main10.h265");
+    let ffmpeg_record = fixture("hevc_320x240_main10.hvcC");
+    // FFmpeg wrote this record for 'hvc1': every array complete.
+    let hvc1 = HevcDecoderConfig::parse(&ffmpeg_record).unwrap();
+    assert!(hvc1.arrays.iter().all(|a| a.completeness));
+    for source in [ffmpeg_record.clone(), parameter_sets(Codec::Hevc, &stream)] {
+        let in_band = extradata::record_for_stream(Codec::Hevc, &source, true).unwrap();
+        let parsed = HevcDecoderConfig::parse(&in_band).unwrap();
+        assert!(parsed.arrays.iter().all(|a| !a.completeness));
+        assert_eq!(parsed.to_annexb(), hvc1.to_annexb(), "same units");
+        assert_eq!(
+            extradata::record_for_stream(Codec::Hevc, &source, false).unwrap(),
+            ffmpeg_record
+        );
+    }
+    // avcC has no completeness flag: the record passes unchanged.
+    let avcc = &fixture("h264_318x238.avcC.box")[8..];
+    assert_eq!(
+        extradata::record_for_stream(Codec::H264, avcc, true).unwrap(),
+        avcc
+    );
+    assert!(extradata::record_for_stream(Codec::H264, &avcc[..6], true).is_err());
 }
 
 #[test]

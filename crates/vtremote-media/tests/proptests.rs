@@ -5,6 +5,7 @@ use vtremote_media::annexb::{self, annexb_to_length_prefixed, length_prefixed_to
 use vtremote_media::avcc::AvcDecoderConfig;
 use vtremote_media::dts::DtsTracker;
 use vtremote_media::hvcc::HevcDecoderConfig;
+use vtremote_media::paramsets::{parameter_set_id, ParameterSets};
 use vtremote_media::{extradata, sps, Codec};
 
 proptest! {
@@ -17,6 +18,9 @@ proptest! {
             let _ = extradata::annexb_to_record(codec, &data);
             let _ = sps::stream_info_from_sps(codec, &data);
             let _ = sps::stream_info_from_annexb(codec, &data);
+            let _ = parameter_set_id(codec, &data);
+            let _ = extradata::record_for_stream(codec, &data, true);
+            ParameterSets::new(codec).merge(annexb::nal_units(&data));
         }
         for size in [1u8, 2, 4] {
             let _ = length_prefixed_to_annexb(&data, size);
@@ -32,6 +36,24 @@ proptest! {
         let mut hevc = vec![0x42, 0x01];
         hevc.extend_from_slice(&body);
         let _ = sps::parse_hevc_sps(&hevc);
+    }
+
+    #[test]
+    fn damaged_hevc_sps_tails_never_panic(
+        flips in proptest::collection::vec((0usize..239 * 8, any::<bool>()), 1..6),
+        cut in 20usize..=239,
+    ) {
+        // Every branch of the SPS tail (scaling lists, RPS prediction, long-term refs, VUI),
+        // with bits flipped and the end cut off.
+        let mut nal = include_bytes!("fixtures/hevc_sps_all_branches.bin").to_vec();
+        for (bit, set) in flips {
+            if bit / 8 >= 2 {
+                let mask = 0x80u8 >> (bit % 8);
+                if set { nal[bit / 8] |= mask } else { nal[bit / 8] &= !mask }
+            }
+        }
+        let _ = sps::parse_hevc_sps(&nal[..cut]);
+        let _ = parameter_set_id(Codec::Hevc, &nal[..cut]);
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! Per-plane wire compression of FRAME data (spec §4).
+//! Per-plane wire compression of FRAME data (spec §4, and our VTL extension).
 //!
-//! Each plane is one independent unit: a raw LZ4 block (no frame header, no size prefix) or
-//! one standard zstd frame at level 1. Neither carries the decompressed size the receiver
-//! trusts; it is always `stride × rows` from the plane record, checked against the configured
-//! geometry *before* the output buffer is allocated.
+//! Each plane is one unit: a raw LZ4 block (no frame header, no size prefix), one standard
+//! zstd frame at level 1, or one VTL picture (docs/vtl.md). None of them carries the
+//! decompressed size the receiver trusts; it is always `stride × rows` from the plane record,
+//! checked against the configured geometry *before* the output buffer is allocated.
+//!
+//! LZ4 and zstd planes are independent. VTL planes of a session form a chain: each may
+//! predict from the same plane of the previous FRAME, so a compressor and a decompressor
+//! each live for one session and see every FRAME of it in order.
 
+use crate::codec::PixelFormat;
 use crate::error::ProtoError;
+use vtremote_vtl::{PlaneDecoder, PlaneEncoder, PlaneShape, SampleFormat};
 
 /// zstd level of the original client (`ZSTD_compress(..., 1)`): fast enough for 4K60 on one core.
 pub const ZSTD_LEVEL: i32 = 1;
@@ -16,14 +22,25 @@ pub enum WireCompression {
     None,
     Lz4,
     Zstd,
+    /// Our lossless picture coder (code 3), used only with a server that offers it in
+    /// HELLO_ACK (`+vtl`): the original server refuses codes it does not know.
+    Vtl,
 }
 
 impl WireCompression {
+    pub const ALL: [WireCompression; 4] = [
+        WireCompression::None,
+        WireCompression::Lz4,
+        WireCompression::Zstd,
+        WireCompression::Vtl,
+    ];
+
     pub fn code(self) -> u8 {
         match self {
             WireCompression::None => 0,
             WireCompression::Lz4 => 1,
             WireCompression::Zstd => 2,
+            WireCompression::Vtl => 3,
         }
     }
 
@@ -32,6 +49,7 @@ impl WireCompression {
             0 => Ok(WireCompression::None),
             1 => Ok(WireCompression::Lz4),
             2 => Ok(WireCompression::Zstd),
+            3 => Ok(WireCompression::Vtl),
             other => Err(ProtoError::UnknownCompression(other)),
         }
     }
@@ -41,6 +59,7 @@ impl WireCompression {
             WireCompression::None => "none",
             WireCompression::Lz4 => "lz4",
             WireCompression::Zstd => "zstd",
+            WireCompression::Vtl => "vtl",
         }
     }
 
@@ -49,8 +68,14 @@ impl WireCompression {
             "none" | "0" => Some(WireCompression::None),
             "lz4" | "1" => Some(WireCompression::Lz4),
             "zstd" | "2" => Some(WireCompression::Zstd),
+            "vtl" | "3" => Some(WireCompression::Vtl),
             _ => None,
         }
+    }
+
+    /// Spoken by the original peers too; the others need the peer to offer them.
+    pub fn is_v1(self) -> bool {
+        self != WireCompression::Vtl
     }
 }
 
@@ -60,28 +85,60 @@ impl std::fmt::Display for WireCompression {
     }
 }
 
-/// Compresses planes; keeps the zstd context alive across frames so each plane does not
-/// pay for context setup.
+/// The VTL layout of plane `index` (0 luma, 1 interleaved chroma) of a tight plane whose
+/// rows are `row_bytes` long.
+fn vtl_shape(pix_fmt: PixelFormat, index: usize, row_bytes: usize, rows: usize) -> PlaneShape {
+    let format = match pix_fmt {
+        PixelFormat::Nv12 => SampleFormat::U8,
+        PixelFormat::P010 => SampleFormat::P010,
+    };
+    let channels = if index == 0 { 1 } else { 2 };
+    PlaneShape {
+        width: row_bytes / (channels * format.bytes()),
+        rows,
+        channels,
+        format,
+    }
+}
+
+/// Compresses the planes of successive pictures of one session; keeps the zstd context
+/// (context setup per plane is measurable) and the VTL references alive across frames.
 pub struct PlaneCompressor {
     kind: WireCompression,
+    pix_fmt: PixelFormat,
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    vtl: [Option<PlaneEncoder>; 2],
 }
 
 impl PlaneCompressor {
-    pub fn new(kind: WireCompression) -> std::io::Result<Self> {
+    pub fn new(kind: WireCompression, pix_fmt: PixelFormat) -> std::io::Result<Self> {
         let zstd = match kind {
             WireCompression::Zstd => Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
             _ => None,
         };
-        Ok(PlaneCompressor { kind, zstd })
+        Ok(PlaneCompressor {
+            kind,
+            pix_fmt,
+            zstd,
+            vtl: [None, None],
+        })
     }
 
     pub fn kind(&self) -> WireCompression {
         self.kind
     }
 
-    /// Appends the wire form of `plane` to `out` and returns its length.
-    pub fn compress_append(&mut self, plane: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+    /// Appends the wire form of plane `index` of a picture to `out` and returns its length.
+    /// `plane` is tight (`rows` rows of `row_bytes`); `restart`: a VTL picture that depends
+    /// on no earlier one (the first one always is).
+    pub fn compress_plane(
+        &mut self,
+        index: usize,
+        plane: &[u8],
+        row_bytes: usize,
+        restart: bool,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<usize> {
         let start = out.len();
         match self.kind {
             WireCompression::None => out.extend_from_slice(plane),
@@ -104,24 +161,46 @@ impl PlaneCompressor {
                 let n = ctx.compress_to_buffer(plane, &mut out[start..])?;
                 out.truncate(start + n);
             }
+            WireCompression::Vtl => {
+                let rows = plane.len().checked_div(row_bytes).unwrap_or(0);
+                let shape = vtl_shape(self.pix_fmt, index, row_bytes, rows);
+                let slot = self.vtl.get_mut(index).ok_or_else(|| {
+                    std::io::Error::other(format!("VTL codes 2 planes, not plane {index}"))
+                })?;
+                // A new shape (never within a session today) starts a new chain.
+                if slot.as_ref().is_none_or(|e| e.shape() != shape) {
+                    *slot = Some(PlaneEncoder::new(shape));
+                }
+                let encoder = slot.as_mut().expect("set above");
+                encoder
+                    .encode(plane, restart, out)
+                    .map_err(|e| std::io::Error::other(format!("VTL plane {index}: {e}")))?;
+            }
         }
         Ok(out.len() - start)
     }
 }
 
-/// Decompresses planes into caller-sized buffers.
+/// Decompresses the planes of successive pictures of one session into caller-sized buffers.
 pub struct PlaneDecompressor {
     kind: WireCompression,
+    pix_fmt: PixelFormat,
     zstd: Option<zstd::bulk::Decompressor<'static>>,
+    vtl: [Option<PlaneDecoder>; 2],
 }
 
 impl PlaneDecompressor {
-    pub fn new(kind: WireCompression) -> std::io::Result<Self> {
+    pub fn new(kind: WireCompression, pix_fmt: PixelFormat) -> std::io::Result<Self> {
         let zstd = match kind {
             WireCompression::Zstd => Some(zstd::bulk::Decompressor::new()?),
             _ => None,
         };
-        Ok(PlaneDecompressor { kind, zstd })
+        Ok(PlaneDecompressor {
+            kind,
+            pix_fmt,
+            zstd,
+            vtl: [None, None],
+        })
     }
 
     pub fn kind(&self) -> WireCompression {
@@ -133,6 +212,7 @@ impl PlaneDecompressor {
     pub fn decompress(
         &mut self,
         plane: usize,
+        stride: usize,
         wire: &[u8],
         out: &mut [u8],
     ) -> Result<(), ProtoError> {
@@ -180,6 +260,30 @@ impl PlaneDecompressor {
                     return Err(fail("zstd", format!("decoded {n} bytes")));
                 }
             }
+            WireCompression::Vtl => {
+                if stride == 0 || !expected.is_multiple_of(stride) {
+                    return Err(fail("vtl", format!("stride {stride}")));
+                }
+                let shape = vtl_shape(self.pix_fmt, plane, stride, expected / stride);
+                // VTL codes tight planes only: the stride is the row of samples.
+                if shape.row_bytes() != stride {
+                    return Err(fail(
+                        "vtl",
+                        format!("stride {stride} is not a whole row of samples"),
+                    ));
+                }
+                let slot = self
+                    .vtl
+                    .get_mut(plane)
+                    .ok_or_else(|| fail("vtl", "VTL codes 2 planes".into()))?;
+                if slot.as_ref().is_none_or(|d| d.shape() != shape) {
+                    *slot = Some(PlaneDecoder::new(shape));
+                }
+                slot.as_mut()
+                    .expect("set above")
+                    .decode(wire, out)
+                    .map_err(|e| fail("vtl", e.to_string()))?;
+            }
         }
         Ok(())
     }
@@ -192,20 +296,22 @@ mod tests {
     const PLANE: [u8; 8] = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80];
 
     fn round_trip(kind: WireCompression, data: &[u8]) -> Vec<u8> {
-        let mut c = PlaneCompressor::new(kind).unwrap();
+        let mut c = PlaneCompressor::new(kind, PixelFormat::Nv12).unwrap();
         let mut wire = Vec::new();
-        c.compress_append(data, &mut wire).unwrap();
-        let mut d = PlaneDecompressor::new(kind).unwrap();
+        c.compress_plane(0, data, data.len(), false, &mut wire)
+            .unwrap();
+        let mut d = PlaneDecompressor::new(kind, PixelFormat::Nv12).unwrap();
         let mut out = vec![0u8; data.len()];
-        d.decompress(0, &wire, &mut out).unwrap();
+        d.decompress(0, out.len(), &wire, &mut out).unwrap();
         out
     }
 
     #[test]
     fn lz4_matches_the_spec_example_bytes() {
-        let mut c = PlaneCompressor::new(WireCompression::Lz4).unwrap();
+        let mut c = PlaneCompressor::new(WireCompression::Lz4, PixelFormat::Nv12).unwrap();
         let mut wire = Vec::new();
-        c.compress_append(&PLANE, &mut wire).unwrap();
+        c.compress_plane(0, &PLANE, PLANE.len(), false, &mut wire)
+            .unwrap();
         assert_eq!(wire, [0x80, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80]);
     }
 
@@ -215,35 +321,39 @@ mod tests {
             0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x08, 0x41, 0x00, 0x00, 0x10, 0x20, 0x30, 0x40, 0x50,
             0x60, 0x70, 0x80,
         ];
-        let mut d = PlaneDecompressor::new(WireCompression::Zstd).unwrap();
+        let mut d = PlaneDecompressor::new(WireCompression::Zstd, PixelFormat::Nv12).unwrap();
         let mut out = [0u8; 8];
-        d.decompress(0, &wire, &mut out).unwrap();
+        d.decompress(0, out.len(), &wire, &mut out).unwrap();
         assert_eq!(out, PLANE);
     }
 
     #[test]
     fn every_kind_round_trips_real_sized_planes() {
         let data: Vec<u8> = (0..1920 * 1080).map(|i| ((i / 7) % 251) as u8).collect();
-        for kind in [
-            WireCompression::None,
-            WireCompression::Lz4,
-            WireCompression::Zstd,
-        ] {
+        for kind in WireCompression::ALL {
             assert_eq!(round_trip(kind, &data), data, "{kind}");
         }
     }
 
     #[test]
     fn wrong_decompressed_size_is_an_error() {
-        for kind in [WireCompression::Lz4, WireCompression::Zstd] {
-            let mut c = PlaneCompressor::new(kind).unwrap();
+        for kind in [
+            WireCompression::Lz4,
+            WireCompression::Zstd,
+            WireCompression::Vtl,
+        ] {
+            let mut c = PlaneCompressor::new(kind, PixelFormat::Nv12).unwrap();
             let mut wire = Vec::new();
-            c.compress_append(&PLANE, &mut wire).unwrap();
-            let mut d = PlaneDecompressor::new(kind).unwrap();
+            c.compress_plane(0, &PLANE, PLANE.len(), false, &mut wire)
+                .unwrap();
+            let mut d = PlaneDecompressor::new(kind, PixelFormat::Nv12).unwrap();
             let mut short = [0u8; 4];
-            assert!(d.decompress(1, &wire, &mut short).is_err(), "{kind} short");
+            assert!(
+                d.decompress(1, 4, &wire, &mut short).is_err(),
+                "{kind} short"
+            );
             let mut long = [0u8; 16];
-            let e = d.decompress(1, &wire, &mut long).unwrap_err();
+            let e = d.decompress(1, 16, &wire, &mut long).unwrap_err();
             assert!(e.to_string().contains("plane 1"), "{e}");
         }
     }
@@ -251,17 +361,21 @@ mod tests {
     #[test]
     fn garbage_never_panics() {
         let garbage: Vec<u8> = (0..200u32).map(|i| (i * 37 % 256) as u8).collect();
-        for kind in [WireCompression::Lz4, WireCompression::Zstd] {
-            let mut d = PlaneDecompressor::new(kind).unwrap();
+        for kind in [
+            WireCompression::Lz4,
+            WireCompression::Zstd,
+            WireCompression::Vtl,
+        ] {
+            let mut d = PlaneDecompressor::new(kind, PixelFormat::Nv12).unwrap();
             let mut out = vec![0u8; 1000];
-            assert!(d.decompress(0, &garbage, &mut out).is_err());
+            assert!(d.decompress(0, 1000, &garbage, &mut out).is_err());
         }
     }
 
     #[test]
     fn uncompressed_short_plane_is_refused() {
-        let mut d = PlaneDecompressor::new(WireCompression::None).unwrap();
+        let mut d = PlaneDecompressor::new(WireCompression::None, PixelFormat::Nv12).unwrap();
         let mut out = [0u8; 9];
-        assert!(d.decompress(0, &PLANE, &mut out).is_err());
+        assert!(d.decompress(0, 9, &PLANE, &mut out).is_err());
     }
 }

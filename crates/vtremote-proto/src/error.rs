@@ -50,7 +50,7 @@ pub enum ProtoError {
         expected: usize,
         reason: String,
     },
-    #[error("unknown wire_compression value {0} (0 none, 1 lz4, 2 zstd)")]
+    #[error("unknown wire_compression value {0} (0 none, 1 lz4, 2 zstd, 3 vtl)")]
     UnknownCompression(i64),
     #[error("unknown pixel format code {0} (1 nv12, 2 p010)")]
     UnknownPixelFormat(u8),

@@ -23,6 +23,8 @@ pub enum MessageType {
     Error,
     Ping,
     Pong,
+    /// Our extension (type 12): packets that produced no picture (docs/protocol.md).
+    Skipped,
     Unknown(u16),
 }
 
@@ -40,6 +42,7 @@ impl MessageType {
             9 => MessageType::Error,
             10 => MessageType::Ping,
             11 => MessageType::Pong,
+            12 => MessageType::Skipped,
             other => MessageType::Unknown(other),
         }
     }
@@ -57,6 +60,7 @@ impl MessageType {
             MessageType::Error => 9,
             MessageType::Ping => 10,
             MessageType::Pong => 11,
+            MessageType::Skipped => 12,
             MessageType::Unknown(v) => v,
         }
     }
@@ -76,6 +80,7 @@ impl fmt::Display for MessageType {
             MessageType::Error => "ERROR",
             MessageType::Ping => "PING",
             MessageType::Pong => "PONG",
+            MessageType::Skipped => "SKIPPED",
             MessageType::Unknown(v) => return write!(f, "message type {v}"),
         };
         f.write_str(name)

@@ -24,6 +24,8 @@ pub const PROFILE_UNKNOWN: i32 = -99;
 /// Our extension: the client's in-flight window, so the daemon can keep encoder delay below
 /// it. The original server ignores unknown keys, so sending it is always safe.
 pub const EXT_INFLIGHT: &str = "vtr_inflight";
+/// Our extension: a decode client that counts SKIPPED messages (type 12) against its window.
+pub const EXT_SKIP_NOTICES: &str = "vtr_skip_notices";
 /// Our extension: VBV buffer size in bits (`-bufsize`); the original server ignores it.
 pub const EXT_BUFSIZE: &str = "vtr_bufsize";
 
@@ -106,6 +108,8 @@ pub struct ConfigureOptions {
     pub sar: Option<(u32, u32)>,
     pub a53_cc: i32,
     pub client_inflight: Option<u32>,
+    /// The client understands SKIPPED messages (`vtr_skip_notices=1`).
+    pub skip_notices: bool,
     /// Human-readable notes about values that were not understood.
     pub notes: Vec<String>,
 }
@@ -230,6 +234,7 @@ impl ConfigureOptions {
                     let n = int(0);
                     o.client_inflight = (n > 0).then(|| n.min(u32::MAX as i64) as u32);
                 }
+                EXT_SKIP_NOTICES => o.skip_notices = int(0) != 0,
                 other => o
                     .notes
                     .push(format!("unknown option {other}={v:?} ignored")),
@@ -308,8 +313,14 @@ mod tests {
 
     #[test]
     fn unknown_wire_compression_is_refused_like_the_original() {
-        let e = ConfigureOptions::parse(&pairs(&[("wire_compression", "3")])).unwrap_err();
-        assert_eq!(e, OptionError::Proto(ProtoError::UnknownCompression(3)));
+        let e = ConfigureOptions::parse(&pairs(&[("wire_compression", "4")])).unwrap_err();
+        assert_eq!(e, OptionError::Proto(ProtoError::UnknownCompression(4)));
+    }
+
+    #[test]
+    fn vtl_is_wire_compression_3() {
+        let o = ConfigureOptions::parse(&pairs(&[("wire_compression", "3")])).unwrap();
+        assert_eq!(o.wire_compression, WireCompression::Vtl);
     }
 
     #[test]

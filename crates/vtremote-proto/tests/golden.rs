@@ -106,7 +106,7 @@ fn build_frame(kind: WireCompression) -> Vec<u8> {
         },
     ];
     let mut out = Vec::new();
-    let mut c = PlaneCompressor::new(kind).unwrap();
+    let mut c = PlaneCompressor::new(kind, PixelFormat::Nv12).unwrap();
     encode_frame(&mut out, 0, 1, 1, &planes, &[], &mut c, &mut Vec::new()).unwrap();
     out
 }
@@ -131,7 +131,7 @@ fn spec_frames_unpack_to_the_same_pixels_in_every_compression() {
         };
         assert!(f.force_keyframe());
         assert_eq!((f.pts, f.duration), (0, 1));
-        let mut d = PlaneDecompressor::new(kind).unwrap();
+        let mut d = PlaneDecompressor::new(kind, PixelFormat::Nv12).unwrap();
         let mut scratch = [Vec::new(), Vec::new()];
         let [p0, p1] = f.unpack(&geo, &mut d, &mut scratch).unwrap();
         assert_eq!(p0.data, Y, "{kind}");
@@ -161,7 +161,7 @@ fn padded_source_rows_are_packed_tightly_on_the_wire() {
     ];
     for kind in [WireCompression::None, WireCompression::Lz4] {
         let mut out = Vec::new();
-        let mut c = PlaneCompressor::new(kind).unwrap();
+        let mut c = PlaneCompressor::new(kind, PixelFormat::Nv12).unwrap();
         encode_frame(&mut out, 0, 1, 1, &planes, &[], &mut c, &mut Vec::new()).unwrap();
         assert_eq!(out, build_frame(kind));
     }
@@ -217,6 +217,15 @@ fn server_replies_match_spec_13_4() {
         assert_eq!(b, [0x56, 0x54, 0x52, 0x31, 0, 1, 0, ty, 0, 0, 0, 0]);
         assert_eq!(decode_whole(&b), m);
     }
+
+    // Our extension: SKIPPED (type 12) with a u32 count.
+    let skipped = Message::Skipped(3);
+    let b = skipped.to_bytes().unwrap();
+    assert_eq!(
+        b,
+        [0x56, 0x54, 0x52, 0x31, 0, 1, 0, 12, 0, 0, 0, 4, 0, 0, 0, 3]
+    );
+    assert_eq!(decode_whole(&b), skipped);
 
     let error = hex("0000: 56 54 52 31 00 01 00 09 00 00 00 24 00 00 00 01
          0010: 00 1e 75 6e 73 75 70 70 6f 72 74 65 64 20 77 69

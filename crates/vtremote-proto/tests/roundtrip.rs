@@ -87,6 +87,7 @@ fn message() -> impl Strategy<Value = Message> {
         Just(Message::Done),
         Just(Message::Ping),
         Just(Message::Pong),
+        any::<u32>().prop_map(Message::Skipped),
     ]
 }
 
@@ -123,13 +124,13 @@ proptest! {
         }).collect();
         let side = if sd.is_empty() { vec![] } else { vec![SideData { ty: 1, data: sd }] };
         let mut out = Vec::new();
-        let mut c = PlaneCompressor::new(kind).unwrap();
+        let mut c = PlaneCompressor::new(kind, geo.pix_fmt).unwrap();
         encode_frame(&mut out, 7, 1, 0, &sources, &side, &mut c, &mut Vec::new()).unwrap();
         let (hdr, payload) = split(&out);
         prop_assert!(Limits::with_geometry(&geo).check(&hdr).is_ok());
         let Message::Frame(f) = Message::decode(hdr.ty, payload).unwrap() else { panic!() };
         prop_assert_eq!(&f.side_data, &side);
-        let mut d = PlaneDecompressor::new(kind).unwrap();
+        let mut d = PlaneDecompressor::new(kind, geo.pix_fmt).unwrap();
         let mut scratch = [Vec::new(), Vec::new()];
         let planes = f.unpack(&geo, &mut d, &mut scratch).unwrap();
         for p in 0..2 {

@@ -1,15 +1,16 @@
 //! `vtremoted` command line.
 
+use std::net::ToSocketAddrs;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
-use tracing::info;
+use tracing::{info, warn};
 use vtremote_proto::Codec;
 use vtremoted::backend::Backend;
-use vtremoted::server::{wake, Server, ServerConfig};
+use vtremoted::server::{exposure_refusal, is_loopback, wake, Server, ServerConfig};
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum BackendChoice {
@@ -22,7 +23,8 @@ enum BackendChoice {
 #[derive(Debug, Parser)]
 #[command(name = "vtremoted", version)]
 struct Args {
-    /// Address to listen on (IPv4, [IPv6] or host name, with port).
+    /// Address to listen on (IPv4, [IPv6] or host name, with port). Beyond loopback a token
+    /// is required unless --allow-no-token is given.
     #[arg(long, default_value = "0.0.0.0:5555")]
     listen: String,
     /// Shared secret clients must present. Prefer --token-file: argv is visible to other users.
@@ -31,6 +33,10 @@ struct Args {
     /// File whose first line is the token.
     #[arg(long, conflicts_with = "token")]
     token_file: Option<std::path::PathBuf>,
+    /// Serve clients without a token on an address other machines can reach (by default
+    /// that is refused; loopback addresses never need a token).
+    #[arg(long)]
+    allow_no_token: bool,
     /// Most sessions served at once; further clients are told "busy".
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     max_sessions: u16,
@@ -93,13 +99,14 @@ fn make_backend(args: &Args) -> Result<Arc<dyn Backend>> {
         #[cfg(not(target_os = "macos"))]
         bail!("the VideoToolbox backend exists only on macOS; use --backend libavcodec");
     }
-    #[cfg(feature = "lavc")]
+    // Never on macOS: see the `lavc` feature in Cargo.toml.
+    #[cfg(all(feature = "lavc", not(target_os = "macos")))]
     {
         let lavc = vtremoted::backend::lavc::LavcBackend::new(&args.encoders)
             .context("starting the libavcodec backend")?;
         Ok(Arc::new(lavc))
     }
-    #[cfg(not(feature = "lavc"))]
+    #[cfg(not(all(feature = "lavc", not(target_os = "macos"))))]
     bail!("this vtremoted was built without the libavcodec backend")
 }
 
@@ -129,38 +136,66 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    let backend = make_backend(&args)?;
     if args.list_codecs {
-        let report = backend.selection_report();
-        if !report.is_empty() {
-            println!("{}", report.trim_end());
-            println!();
-        }
-        for c in backend.capabilities() {
-            println!(
-                "{:5} encode: {:<40} decode: {:<20} pixel formats: {}",
-                c.codec.wire_name(),
-                c.encoder_name.as_deref().unwrap_or("no"),
-                c.decoder_name.as_deref().unwrap_or("no"),
-                c.pix_fmts
-                    .iter()
-                    .map(|p| p.name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-        }
-        return Ok(());
+        list_codecs(&args)
+    } else {
+        serve(&args)
     }
-    let token = read_token(&args)?;
+}
+
+fn list_codecs(args: &Args) -> Result<()> {
+    let backend = make_backend(args)?;
+    let report = backend.selection_report();
+    if !report.is_empty() {
+        println!("{}", report.trim_end());
+        println!();
+    }
+    for c in backend.capabilities() {
+        println!(
+            "{:5} encode: {:<40} decode: {:<20} pixel formats: {}",
+            c.codec.wire_name(),
+            c.encoder_name.as_deref().unwrap_or("no"),
+            c.decoder_name.as_deref().unwrap_or("no"),
+            c.pix_fmts
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    Ok(())
+}
+
+fn serve(args: &Args) -> Result<()> {
+    let token = read_token(args)?;
+    // Resolved once: the addresses checked are the ones bound.
+    let addrs: Vec<_> = args
+        .listen
+        .to_socket_addrs()
+        .with_context(|| format!("cannot listen on {}", args.listen))?
+        .collect();
+    if let Some(why) = exposure_refusal(&addrs, token.is_some(), args.allow_no_token) {
+        let empty_file = match (&args.token_file, &args.token) {
+            (Some(f), None) => format!(" (the first line of {} is empty)", f.display()),
+            _ => String::new(),
+        };
+        bail!("{why}{empty_file}");
+    }
+    // Before the backend starts: a refused address fails at once.
+    let backend = make_backend(args)?;
+    let has_token = token.is_some();
     let config = ServerConfig {
         token,
         max_sessions: args.max_sessions as usize,
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         once: args.once,
     };
-    let server = Server::bind(&args.listen, config, backend.clone())
+    let server = Server::bind(&addrs[..], config, backend.clone())
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = server.local_addr()?;
+    if !has_token && !is_loopback(addr.ip()) {
+        warn!("listening on {addr} without a token (--allow-no-token): any client that can reach this port may use this helper");
+    }
     let (flag, wake_addr) = server.shutdown_handle();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

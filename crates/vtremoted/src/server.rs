@@ -1,7 +1,7 @@
 //! The listener: accepts connections, bounds how many are handled at once, hands each to a
 //! session thread, and shuts down cleanly on SIGINT/SIGTERM.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,9 +32,38 @@ pub struct Server {
     shutdown: Arc<AtomicBool>,
 }
 
+/// Whether `ip` is only reachable from this machine (127.0.0.0/8, ::1, or either written as
+/// an IPv4-mapped IPv6 address).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// The rule behind `--allow-no-token`: a daemon that other machines can reach must ask for a
+/// token unless its operator explicitly allowed otherwise. `addrs` are what the listen address
+/// resolves to (all of them: binding takes the first that works). Returns the reason for
+/// refusing, naming the first address that is not loopback.
+pub fn exposure_refusal(
+    addrs: &[SocketAddr],
+    has_token: bool,
+    allow_no_token: bool,
+) -> Option<String> {
+    if has_token || allow_no_token {
+        return None;
+    }
+    let exposed = addrs.iter().find(|a| !is_loopback(a.ip()))?;
+    Some(format!(
+        "refusing to listen on {exposed} without a token: every machine that can reach this \
+         port could use this helper. Give clients a shared secret (--token-file FILE), listen \
+         on loopback only (--listen 127.0.0.1:PORT, e.g. behind an SSH tunnel), or pass \
+         --allow-no-token on a network you trust"
+    ))
+}
+
 impl Server {
-    pub fn bind(
-        addr: &str,
+    /// Binds the first address of `addr` that works (a string such as "0.0.0.0:5555", or
+    /// addresses resolved beforehand, so that what was checked is what gets bound).
+    pub fn bind<A: ToSocketAddrs>(
+        addr: A,
         config: ServerConfig,
         backend: Arc<dyn Backend>,
     ) -> std::io::Result<Server> {
@@ -134,4 +163,58 @@ impl Server {
 /// Wakes a blocked `accept` so the loop sees the shutdown flag.
 pub fn wake(addr: SocketAddr) {
     let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn loopback_addresses_need_no_token() {
+        for a in [
+            "127.0.0.1:5555",
+            "127.8.9.10:1",
+            "[::1]:5555",
+            "[::ffff:127.0.0.1]:5555",
+        ] {
+            assert_eq!(exposure_refusal(&addrs(&[a]), false, false), None, "{a}");
+        }
+        // "localhost" typically resolves to both.
+        assert_eq!(
+            exposure_refusal(&addrs(&["[::1]:5555", "127.0.0.1:5555"]), false, false),
+            None
+        );
+    }
+
+    #[test]
+    fn beyond_loopback_without_token_is_refused_naming_the_address_and_the_ways_out() {
+        for a in [
+            "0.0.0.0:5555",
+            "[::]:5555",
+            "192.168.1.20:5555",
+            "[fe80::1]:5555",
+            "[::ffff:10.0.0.1]:5555",
+        ] {
+            let why = exposure_refusal(&addrs(&[a]), false, false).expect(a);
+            assert!(why.contains(a), "{why}");
+            for way in ["--token-file", "--listen 127.0.0.1", "--allow-no-token"] {
+                assert!(why.contains(way), "{why} lacks {way}");
+            }
+        }
+        // One exposed address among loopback ones is enough to refuse.
+        let why = exposure_refusal(&addrs(&["127.0.0.1:1", "10.1.2.3:1"]), false, false);
+        assert!(why.unwrap().contains("10.1.2.3:1"));
+    }
+
+    #[test]
+    fn a_token_or_the_explicit_flag_allows_any_address() {
+        let any = addrs(&["0.0.0.0:5555", "[::]:5555"]);
+        assert_eq!(exposure_refusal(&any, true, false), None);
+        assert_eq!(exposure_refusal(&any, false, true), None);
+        assert_eq!(exposure_refusal(&any, true, true), None);
+    }
 }

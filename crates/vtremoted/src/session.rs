@@ -34,9 +34,9 @@ const INPUT_QUEUE: usize = 4;
 /// The same for a client that did not tell us its window (the original FFmpeg client):
 /// everything we hold counts against its window, and a full window makes it duplicate or
 /// drop frames (docs/protocol.md, "The original client's window"). With this queue, the
-/// receive buffer below and `ORIGINAL_CLIENT_DELAY`, the daemon holds at most
-/// 1 (socket) + 1 (reader) + 1 (queue) + 1 (in the encode call) + 3 (encoder) = 7 frames,
-/// and at real-time pacing only what the encoder holds.
+/// small receive buffer (`limit_receive_buffer`) and `ORIGINAL_CLIENT_DELAY`, the daemon
+/// holds 1 (reader) + 1 (queue) + 1 (in the encode call) + 3 (encoder) frames and what
+/// 128 KiB of socket buffer holds, and at real-time pacing only what the encoder holds.
 const ORIGINAL_CLIENT_INPUT_QUEUE: usize = 1;
 /// Encoder delay bound for such a client: a quarter of its default window.
 const ORIGINAL_CLIENT_DELAY: u32 = ORIGINAL_CLIENT_WINDOW / 4;
@@ -60,6 +60,9 @@ const LINGER_POLL: Duration = Duration::from_millis(100);
 const ORIGINAL_CLIENT_WINDOW: u32 = 16;
 /// VideoToolbox's MaxFrameDelayCount in the original server; our bound for any backend.
 const MAX_ENCODER_DELAY: u32 = 8;
+
+/// Extensions offered in HELLO_ACK: VTL wire compression (`wire_compression` 3).
+const OFFERED_FEATURES: [&str; 1] = ["vtl"];
 
 pub struct ServerIdentity {
     pub name: String,
@@ -219,12 +222,15 @@ fn serve(
         }
     };
     stats.client = format!("{} {}", hello.client_name, hello.client_build);
+    // Codecs, then the extensions we offer as `+name` entries: the original client ignores
+    // the list, ours reads the entries to know what it may ask for (docs/protocol.md).
     let codecs: Vec<String> = ctx
         .backend
         .capabilities()
         .iter()
         .filter(|c| c.encode || c.decode)
         .map(|c| c.codec.wire_name().to_string())
+        .chain(OFFERED_FEATURES.iter().map(|f| format!("+{f}")))
         .collect();
     let ack = |status: HelloStatus, active: usize| {
         Message::HelloAck(HelloAck {
@@ -331,6 +337,7 @@ fn serve(
     let mode = options.mode;
     let compression = options.wire_compression;
     let window_negotiated = options.client_inflight.is_some();
+    let skip_notices = options.skip_notices;
     let engine = match mode {
         Mode::Encode => {
             if codec == Codec::H264 && pix_fmt == PixelFormat::P010 {
@@ -342,7 +349,7 @@ fn serve(
             let max_delay_frames = match options.client_inflight {
                 Some(window) => window.saturating_sub(1).min(MAX_ENCODER_DELAY),
                 None => {
-                    limit_receive_buffer(stream, &geometry, ctx.id);
+                    limit_receive_buffer(stream, ctx.id);
                     ORIGINAL_CLIENT_DELAY
                 }
             };
@@ -404,30 +411,27 @@ fn serve(
         geometry,
         compression,
         window_negotiated,
+        skip_notices,
         slot,
     };
     stream_session(stream, ctx, stats, negotiated).map(|()| "ok")
 }
 
 /// A client that did not tell us its window counts every frame in our socket buffer as in
-/// flight; the kernel's autotuned buffer (megabytes) would hold several pictures. One
-/// picture's worth keeps a backlog in the client, where it belongs.
-fn limit_receive_buffer(stream: &TcpStream, geometry: &FrameGeometry, session: u64) {
-    let size = geometry
-        .tight_frame_bytes()
-        .clamp(RECEIVE_BUFFER_MIN, RECEIVE_BUFFER_MAX);
-    if let Err(e) = socket2::SockRef::from(stream).set_recv_buffer_size(size) {
+/// flight; the kernel's autotuned buffer (megabytes) holds dozens of compressed pictures of
+/// simple content. A fixed small buffer keeps a backlog in the client, where it belongs, and
+/// still fills a LAN link: 128 KiB per 0.2 ms round trip is 5 Gb/s.
+fn limit_receive_buffer(stream: &TcpStream, session: u64) {
+    if let Err(e) = socket2::SockRef::from(stream).set_recv_buffer_size(ORIGINAL_CLIENT_RCVBUF) {
         warn!(
             session,
-            "cannot limit the receive buffer to {size} bytes: {e}"
+            "cannot limit the receive buffer to {ORIGINAL_CLIENT_RCVBUF} bytes: {e}"
         );
     }
 }
 
-/// Bounds for `limit_receive_buffer`: small pictures still get a buffer that keeps a LAN
-/// link busy; 4K P010 (24 MB) does not get a buffer of its own size.
-const RECEIVE_BUFFER_MIN: usize = 256 * 1024;
-const RECEIVE_BUFFER_MAX: usize = 4 * 1024 * 1024;
+/// `limit_receive_buffer`'s size (Linux doubles it for bookkeeping).
+const ORIGINAL_CLIENT_RCVBUF: usize = 128 * 1024;
 
 enum Engine {
     Encoder(Box<dyn VideoEncoder>),
@@ -507,7 +511,7 @@ fn spawn_reader(
         .name("vtremoted-reader".into())
         .spawn(move || {
             let limits = Limits::with_geometry(&geometry);
-            let mut decompressor = match PlaneDecompressor::new(compression) {
+            let mut decompressor = match PlaneDecompressor::new(compression, geometry.pix_fmt) {
                 Ok(d) => d,
                 Err(e) => {
                     let _ = to_codec.send(Input::Stopped(Some(SessionError::reply(
@@ -631,7 +635,7 @@ fn spawn_writer(
     std::thread::Builder::new()
         .name("vtremoted-writer".into())
         .spawn(move || {
-            let Ok(mut compressor) = PlaneCompressor::new(compression) else {
+            let Ok(mut compressor) = PlaneCompressor::new(compression, geometry.pix_fmt) else {
                 failed.store(true, Ordering::Release);
                 return;
             };
@@ -691,6 +695,8 @@ struct Negotiated {
     compression: WireCompression,
     /// The client told us its in-flight window (CONFIGURE `vtr_inflight`).
     window_negotiated: bool,
+    /// The client counts SKIPPED messages (CONFIGURE `vtr_skip_notices`).
+    skip_notices: bool,
     /// Held while the session works; released at DONE.
     slot: SlotGuard,
 }
@@ -706,6 +712,7 @@ fn stream_session(
         geometry,
         compression,
         window_negotiated,
+        skip_notices,
         slot,
     } = negotiated;
     let clone = || {
@@ -751,7 +758,23 @@ fn stream_session(
     )
     .map_err(spawn_err)?;
 
-    let result = codec_loop(&mut engine, &in_rx, &out_tx, stats, &writer_failed, ctx);
+    let skips = SkipNotices {
+        enabled: skip_notices,
+        announced: 0,
+    };
+    let result = codec_loop(
+        &mut engine,
+        &in_rx,
+        &out_tx,
+        stats,
+        &writer_failed,
+        ctx,
+        skips,
+    );
+    stats.backend_counters = match &engine {
+        Engine::Encoder(e) => e.counters(),
+        Engine::Decoder(d) => d.counters(),
+    };
     // Let the writer finish everything queued (DONE included) before anything closes.
     let _ = out_tx.send(Output::End);
     drop(out_tx);
@@ -807,6 +830,35 @@ fn linger_until_client_closes(from_reader: &Receiver<Input>, ctx: &SessionContex
     }
 }
 
+/// Tells a decode client about packets that will never produce a picture (a stream that
+/// starts mid-GOP: everything before the first keyframe), so they stop counting against its
+/// window; without this, more such packets than the window stall the client. Only for a
+/// client that asked (`vtr_skip_notices`), and only with a decoder that knows its delay.
+struct SkipNotices {
+    enabled: bool,
+    announced: u64,
+}
+
+impl SkipNotices {
+    /// Packets beyond what the decoder may still hold that produced no picture, not yet
+    /// announced. Counting only beyond the decoder's reorder delay never announces a packet
+    /// whose picture is still coming, unless that delay grows later: then the client's
+    /// window runs one short for a while, which is harmless.
+    fn due(&mut self, packets_in: u64, frames_out: u64, max_held: Option<u32>) -> Option<u32> {
+        let held = u64::from(max_held?);
+        if !self.enabled {
+            return None;
+        }
+        let pictureless = packets_in.saturating_sub(frames_out + self.announced + held);
+        if pictureless == 0 {
+            return None;
+        }
+        let n = u32::try_from(pictureless).unwrap_or(u32::MAX);
+        self.announced += u64::from(n);
+        Some(n)
+    }
+}
+
 fn codec_loop(
     engine: &mut Engine,
     inputs: &Receiver<Input>,
@@ -814,6 +866,7 @@ fn codec_loop(
     stats: &mut SessionStats,
     writer_failed: &AtomicBool,
     ctx: &SessionContext,
+    mut skips: SkipNotices,
 ) -> Result<(), SessionError> {
     let mut packets: Vec<EncodedPacket> = Vec::new();
     let mut frames: Vec<DecodedFrame> = Vec::new();
@@ -901,11 +954,53 @@ fn codec_loop(
             stats.frames += 1;
             stats.output_sent(Instant::now());
         }
+        if let Engine::Decoder(dec) = &*engine {
+            if let Some(n) = skips.due(stats.packets, stats.frames, dec.max_held()) {
+                send(Output::Bytes(
+                    Message::Skipped(n).to_bytes().expect("SKIPPED encodes"),
+                ))?;
+            }
+        }
         if flushing {
             send(Output::Bytes(
                 Message::Done.to_bytes().expect("DONE encodes"),
             ))?;
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_beyond_the_decoders_delay_without_pictures_are_announced_once() {
+        let mut s = SkipNotices {
+            enabled: true,
+            announced: 0,
+        };
+        // Mid-GOP start: 5 packets in, nothing out, the decoder may hold 2.
+        assert_eq!(s.due(5, 0, Some(2)), Some(3));
+        assert_eq!(s.due(5, 0, Some(2)), None, "announced already");
+        // The keyframe arrives and pictures flow: nothing more is due.
+        assert_eq!(s.due(6, 1, Some(2)), None);
+        assert_eq!(s.due(9, 4, Some(2)), None);
+        // One more picture-less packet beyond the delay.
+        assert_eq!(s.due(11, 5, Some(2)), Some(1));
+    }
+
+    #[test]
+    fn no_notices_unless_asked_or_when_the_delay_is_unknown() {
+        let mut off = SkipNotices {
+            enabled: false,
+            announced: 0,
+        };
+        assert_eq!(off.due(50, 0, Some(0)), None);
+        let mut unknown = SkipNotices {
+            enabled: true,
+            announced: 0,
+        };
+        assert_eq!(unknown.due(50, 0, None), None);
     }
 }

@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use vtremote_proto::options::Mode;
+
+use crate::backend::BackendCounters;
 use vtremote_proto::{Codec, FrameGeometry, WireCompression};
 
 /// Latencies kept for the percentile; beyond this the line reports on the first samples
@@ -38,6 +40,8 @@ pub struct SessionStats {
     pub first_pts: Option<i64>,
     pub last_pts: Option<i64>,
     pub time_base: (u32, u32),
+    /// What the backend dropped, skipped or restarted; only shown when something was.
+    pub backend_counters: BackendCounters,
 }
 
 impl SessionStats {
@@ -65,6 +69,7 @@ impl SessionStats {
             first_pts: None,
             last_pts: None,
             time_base: (1, 1),
+            backend_counters: BackendCounters::default(),
         }
     }
 
@@ -138,8 +143,18 @@ impl SessionStats {
             .geometry
             .map(|g| format!("{}x{} {}", g.width, g.height, g.pix_fmt))
             .unwrap_or_else(|| "-".into());
+        // Only when something happened, so the usual line keeps its documented shape.
+        let c = &self.backend_counters;
+        let backend_events = if c.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " dropped_pictures={} skipped_packets={} session_restarts={}",
+                c.dropped_pictures, c.skipped_packets, c.session_restarts
+            )
+        };
         format!(
-            "SUMMARY session={} peer={} client={:?} mode={} codec={} size={} backend={} compression={} frames={} packets={} in={}B out={}B duration={:.3}s media={} in_mbps_per_media_s={} out_mbps_per_media_s={} in_mbps={:.2} out_mbps={:.2} fps={:.1} latency_mean_ms={:.2} latency_p99_ms={:.2} compression_ratio={} result={}",
+            "SUMMARY session={} peer={} client={:?} mode={} codec={} size={} backend={} compression={} frames={} packets={} in={}B out={}B duration={:.3}s media={} in_mbps_per_media_s={} out_mbps_per_media_s={} in_mbps={:.2} out_mbps={:.2} fps={:.1} latency_mean_ms={:.2} latency_p99_ms={:.2} compression_ratio={}{} result={}",
             self.id,
             self.peer,
             self.client,
@@ -162,6 +177,7 @@ impl SessionStats {
             mean_ms,
             p99_ms,
             ratio,
+            backend_events,
             outcome,
         )
     }
@@ -191,6 +207,23 @@ mod tests {
         assert!(line.contains("in_mbps_per_media_s=8.00"), "{line}");
         assert!(line.contains("latency_p99_ms=10.00"), "{line}");
         assert!(line.contains("result=ok"), "{line}");
+    }
+
+    #[test]
+    fn dropped_and_skipped_work_shows_in_the_summary_only_when_it_happened() {
+        let mut s = SessionStats::new(3, "peer".into());
+        let quiet = s.summary_line("ok");
+        assert!(!quiet.contains("dropped_pictures"), "{quiet}");
+        s.backend_counters = BackendCounters {
+            dropped_pictures: 4,
+            skipped_packets: 1,
+            session_restarts: 0,
+        };
+        let line = s.summary_line("ok");
+        assert!(
+            line.contains(" dropped_pictures=4 skipped_packets=1 session_restarts=0 result=ok"),
+            "{line}"
+        );
     }
 
     #[test]

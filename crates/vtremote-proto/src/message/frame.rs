@@ -166,7 +166,7 @@ impl Frame {
             let data: &'a [u8] = if compressed {
                 buf.clear();
                 buf.resize(expected, 0);
-                decompressor.decompress(i, wire, buf)?;
+                decompressor.decompress(i, p.stride as usize, wire, buf)?;
                 buf
             } else {
                 if wire.len() < expected {
@@ -272,8 +272,9 @@ pub fn encode_frame(
             }
             scratch
         };
+        let restart = flags & Frame::FLAG_FORCE_KEYFRAME != 0;
         let n = compressor
-            .compress_append(tight, out)
+            .compress_plane(i, tight, p.row_bytes, restart, out)
             .map_err(|e| ProtoError::BadPlane {
                 plane: i,
                 reason: format!("compression failed: {e}"),

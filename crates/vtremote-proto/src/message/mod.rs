@@ -29,6 +29,9 @@ pub enum Message {
     Error(ErrorMsg),
     Ping,
     Pong,
+    /// Decode mode, server to client, only to a client that asked for it in CONFIGURE
+    /// (`vtr_skip_notices`): this many more packets will produce no picture.
+    Skipped(u32),
     /// A type number v1 does not define; its payload has been skipped.
     Unknown(u16),
 }
@@ -47,6 +50,7 @@ impl Message {
             Message::Error(_) => MessageType::Error,
             Message::Ping => MessageType::Ping,
             Message::Pong => MessageType::Pong,
+            Message::Skipped(_) => MessageType::Skipped,
             Message::Unknown(t) => MessageType::Unknown(*t),
         }
     }
@@ -67,6 +71,10 @@ impl Message {
             MessageType::Ping => Message::Ping,
             MessageType::Pong => Message::Pong,
             MessageType::Error => Message::Error(ErrorMsg::decode(&payload)),
+            MessageType::Skipped => {
+                let mut r = crate::reader::Reader::new(MessageType::Skipped, &payload);
+                Message::Skipped(r.u32("count")?)
+            }
             MessageType::Unknown(t) => Message::Unknown(t),
         })
     }
@@ -82,6 +90,7 @@ impl Message {
             Message::Frame(m) => m.encode(out),
             Message::Packet(m) => m.encode(out),
             Message::Error(m) => m.encode(out)?,
+            Message::Skipped(n) => crate::writer::put_u32(out, *n),
             Message::Flush
             | Message::Done
             | Message::Ping

@@ -6,7 +6,8 @@
 use vtremote_proto::options::ConfigureOptions;
 use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
 
-#[cfg(feature = "lavc")]
+// Never on macOS: see the `lavc` feature in Cargo.toml.
+#[cfg(all(feature = "lavc", not(target_os = "macos")))]
 pub mod lavc;
 #[cfg(any(target_os = "macos", feature = "vt-typecheck"))]
 pub mod videotoolbox;
@@ -15,6 +16,8 @@ pub mod videotoolbox;
 pub mod vt_options;
 #[path = "videotoolbox/osstatus.rs"]
 pub mod vt_osstatus;
+#[path = "videotoolbox/policy.rs"]
+pub mod vt_policy;
 
 /// Why a backend refused or failed. `Unsupported` becomes ERROR 3 (the client asked for
 /// something this helper cannot do), `Failed` becomes ERROR 5.
@@ -117,6 +120,25 @@ pub struct DecodedFrame {
     pub planes: [Vec<u8>; 2],
 }
 
+/// What a backend dropped, skipped or restarted instead of failing the session, for the
+/// SUMMARY line: these happen after CONFIGURE_ACK, so no warning can carry them to the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackendCounters {
+    /// Pictures lost to damaged or unusable input (decode errors the codec reported per
+    /// picture, encoder samples that never became ready).
+    pub dropped_pictures: u64,
+    /// Packets not submitted: no picture data in them, or no parameter sets before them.
+    pub skipped_packets: u64,
+    /// Codec sessions recreated after the system invalidated them.
+    pub session_restarts: u64,
+}
+
+impl BackendCounters {
+    pub fn is_zero(&self) -> bool {
+        *self == BackendCounters::default()
+    }
+}
+
 pub trait VideoEncoder: Send {
     /// The avcC/hvcC decoder configuration record (no box header), as CONFIGURE_ACK carries it.
     fn extradata(&self) -> &[u8];
@@ -132,6 +154,10 @@ pub trait VideoEncoder: Send {
     ) -> Result<(), BackendError>;
     /// Drains every held picture. Called once at FLUSH.
     fn flush(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), BackendError>;
+    /// What was dropped or restarted so far (for the SUMMARY line).
+    fn counters(&self) -> BackendCounters {
+        BackendCounters::default()
+    }
 }
 
 pub trait VideoDecoder: Send {
@@ -144,6 +170,15 @@ pub trait VideoDecoder: Send {
         out: &mut Vec<DecodedFrame>,
     ) -> Result<(), BackendError>;
     fn flush(&mut self, out: &mut Vec<DecodedFrame>) -> Result<(), BackendError>;
+    /// What was dropped, skipped or restarted so far (for the SUMMARY line).
+    fn counters(&self) -> BackendCounters {
+        BackendCounters::default()
+    }
+    /// Pictures the decoder may hold back right now (its reorder delay), so that packets
+    /// beyond it with no picture are known to have produced none; `None` when unknown.
+    fn max_held(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// What a backend can do on this machine, for HELLO_ACK and `--list-codecs`.

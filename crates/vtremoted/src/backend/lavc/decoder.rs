@@ -214,6 +214,12 @@ impl VideoDecoder for LavcDecoder {
         self.drain(out, false)
     }
 
+    fn max_held(&self) -> Option<u32> {
+        // Slice threads only (see `open`): the reorder depth is all the decoder holds. It
+        // grows when the stream turns out to reorder more; it never shrinks.
+        Some(self.ctx.get().has_b_frames.max(0) as u32)
+    }
+
     fn flush(&mut self, out: &mut Vec<DecodedFrame>) -> Result<(), BackendError> {
         if self.flushed {
             return Ok(());

@@ -1,30 +1,48 @@
 //! VTDecompressionSession: Annex B H.264/HEVC → NV12/P010 at exactly the configured size,
 //! in display order (videotoolbox.md §8).
 //!
-//! Frames are decoded synchronously (flags 0) and reordered here rather than trusting
-//! `kVTDecodeFrame_EnableTemporalProcessing`, whose display-order output Apple does not
-//! promise (videotoolbox.md §8 step 6, §12): a frame is released once more frames are held
-//! than the SPS's reorder depth allows, or at flush.
+//! Frames are decoded synchronously (flags 0) and put in display order here rather than
+//! trusting `kVTDecodeFrame_EnableTemporalProcessing`, whose display-order output Apple does
+//! not promise (videotoolbox.md §8 step 6, §12). Every decision that needs no VideoToolbox
+//! (what a status means, when a picture leaves the reorder buffer, how parameter sets merge,
+//! which packets are decoded, the output range, cropping and padding) is `vt_policy`'s and
+//! unit-tested on every host; this file is the FFI around it.
 
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
 
-use vtremote_media::{annexb, extradata, nal};
-use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
+use vtremote_media::paramsets::ParameterSets;
+use vtremote_media::{extradata, sps, StreamInfo};
+use vtremote_proto::{Codec, FrameGeometry};
 
 use super::cf::{self, Cf, Dict};
-use super::{check, from_cmtime, pixel_format_type, to_cmtime};
+use super::{check, ffi, from_cmtime, pixel_format_type, to_cmtime};
 use crate::backend::vt_osstatus;
-use crate::backend::{BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder};
+use crate::backend::vt_policy::{
+    self, DecodedPlane, DropCause, DropLog, RecreateBudget, ReorderBuffer, StatusAction,
+};
+use crate::backend::{
+    BackendCounters, BackendError, CompressedPacket, DecodedFrame, DecoderConfig, VideoDecoder,
+};
 
-/// Reorder depth when the SPS does not say: a DPB never holds more than 16 pictures.
-const MAX_REORDER: usize = 16;
+/// What the output callback reported since the last `decode`/`flush` collected it.
+#[derive(Default)]
+struct CallbackState {
+    frames: Vec<DecodedFrame>,
+    /// Pictures VideoToolbox could not decode.
+    dropped: Vec<DropCause>,
+    /// A session-level failure: the session must be recreated.
+    lost: Option<i32>,
+    /// Anything else fails the next call.
+    fatal: Option<String>,
+}
 
 struct Shared {
     geometry: FrameGeometry,
     time_base: (u32, u32),
-    frames: Mutex<(Vec<DecodedFrame>, Option<String>)>,
+    /// The session outputs '420f'/'xf20' (padding black is Y 0 then).
+    full_range: bool,
+    state: Mutex<CallbackState>,
 }
 
 struct Session {
@@ -33,10 +51,24 @@ struct Session {
     format: Cf,
 }
 
-use super::ffi;
-
 // SAFETY: see the encoder's Session: VT sessions are thread-agnostic, Shared is Sync.
 unsafe impl Send for Session {}
+
+impl Session {
+    fn shared(&self) -> &Shared {
+        // SAFETY: the Arc payload lives until `drop`.
+        unsafe { &*self.shared }
+    }
+
+    fn take_state(&self) -> CallbackState {
+        let mut guard = self
+            .shared()
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *guard)
+    }
+}
 
 impl Drop for Session {
     fn drop(&mut self) {
@@ -62,54 +94,55 @@ unsafe extern "C" fn output_callback(
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: refcon is the Arc<Shared> payload alive until the session is released.
         let shared = unsafe { &*(refcon as *const Shared) };
-        // A missing reference (stream joined mid-GOP) is benign, as in FFmpeg.
-        if status == ffi::kVTVideoDecoderReferenceMissingErr {
-            return;
-        }
-        let result = if status != ffi::noErr {
-            Err(format!(
-                "decoder callback: {}",
-                vt_osstatus::describe(status)
-            ))
+        let picture = if status != ffi::noErr {
+            Err(status)
         } else if image.is_null() || info_flags & ffi::kVTDecodeInfo_FrameDropped != 0 {
-            return;
+            Err(ffi::noErr)
         } else {
             // SAFETY: a live image buffer for the duration of the callback.
-            unsafe { copy_out(image, &shared.geometry) }.map(|planes| DecodedFrame {
-                pts: from_cmtime(pts, shared.time_base).unwrap_or(0),
-                duration: from_cmtime(duration, shared.time_base).unwrap_or(0),
-                planes,
-            })
+            Ok(
+                unsafe { copy_out(image, &shared.geometry, shared.full_range) }.map(|planes| {
+                    DecodedFrame {
+                        pts: from_cmtime(pts, shared.time_base).unwrap_or(0),
+                        duration: from_cmtime(duration, shared.time_base).unwrap_or(0),
+                        planes,
+                    }
+                }),
+            )
         };
-        let mut guard = shared.frames.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
-            Ok(f) => guard.0.push(f),
-            Err(e) => {
-                guard.1.get_or_insert(e);
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        match picture {
+            Ok(Ok(frame)) => state.frames.push(frame),
+            Ok(Err(e)) => {
+                state.fatal.get_or_insert(e);
             }
+            // VideoToolbox chose not to output the picture: lost, but nothing failed.
+            Err(ffi::noErr) => state.dropped.push(DropCause::NoOutput),
+            Err(status) => match vt_policy::decode_status_action(status) {
+                StatusAction::DropPicture => state.dropped.push(DropCause::Status(status)),
+                StatusAction::RecreateSession => {
+                    state.lost.get_or_insert(status);
+                }
+                StatusAction::Fail => {
+                    state.fatal.get_or_insert(format!(
+                        "decoder callback: {}",
+                        vt_osstatus::describe(status)
+                    ));
+                }
+            },
         }
     });
 }
 
-/// Black in each plane: Y 16, CbCr 128 (video range), MSB-aligned for P010.
-fn black(pix_fmt: PixelFormat, plane: usize) -> &'static [u8] {
-    match (pix_fmt, plane) {
-        (PixelFormat::Nv12, 0) => &[16],
-        (PixelFormat::Nv12, _) => &[128],
-        (PixelFormat::P010, 0) => &[0x00, 0x10],
-        (PixelFormat::P010, _) => &[0x00, 0x80],
-    }
-}
-
-/// Copies the decoded picture into tightly packed planes of exactly `geometry`, cropping
-/// what is larger and padding with black what is smaller (design.md: the original client
-/// trusts the configured geometry).
+/// Copies the decoded picture into tightly packed planes of exactly `geometry`
+/// (`vt_policy::fit_plane`: cropped where larger, black where smaller).
 ///
 /// # Safety
 /// `image` must be a live bi-planar pixel buffer.
 unsafe fn copy_out(
     image: ffi::CVImageBufferRef,
     geometry: &FrameGeometry,
+    full_range: bool,
 ) -> Result<[Vec<u8>; 2], String> {
     // SAFETY: read-only lock on a live buffer, unlocked with the same flags below.
     let status =
@@ -127,26 +160,42 @@ unsafe fn copy_out(
         }
         let mut planes: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         for (i, out) in planes.iter_mut().enumerate() {
-            let (row_bytes, rows) = (geometry.row_bytes(i), geometry.plane_rows(i));
-            // SAFETY: as above; base spans height × bytes_per_row bytes.
-            let (base, stride, height) = unsafe {
+            // SAFETY: as above.
+            let (base, stride, rows, width) = unsafe {
                 (
                     ffi::CVPixelBufferGetBaseAddressOfPlane(image, i) as *const u8,
                     ffi::CVPixelBufferGetBytesPerRowOfPlane(image, i),
                     ffi::CVPixelBufferGetHeightOfPlane(image, i),
+                    ffi::CVPixelBufferGetWidthOfPlane(image, i),
                 )
             };
             if base.is_null() {
                 return Err(format!("decoded plane {i} has no base address"));
             }
-            let fill = black(geometry.pix_fmt, i);
-            *out = fill.repeat(row_bytes * rows / fill.len());
-            let copy = row_bytes.min(stride);
-            for row in 0..rows.min(height) {
-                // SAFETY: row < height and copy ≤ stride stay inside the plane.
-                let src = unsafe { std::slice::from_raw_parts(base.add(row * stride), copy) };
-                out[row * row_bytes..row * row_bytes + copy].copy_from_slice(src);
-            }
+            // The width bounds what is picture: the rest of each row is CoreVideo's
+            // alignment padding, which must not reach the client.
+            let visible = vt_policy::visible_row_bytes(geometry.pix_fmt, i, width);
+            let len = match rows {
+                0 => 0,
+                _ => (rows - 1)
+                    .checked_mul(stride)
+                    .and_then(|n| n.checked_add(visible.min(stride)))
+                    .ok_or_else(|| format!("decoded plane {i}: {rows} rows of {stride} bytes"))?,
+            };
+            // SAFETY: a locked plane spans `rows` rows of `stride` bytes from `base`; `len`
+            // ends inside the last row.
+            let data = unsafe { std::slice::from_raw_parts(base, len) };
+            *out = vt_policy::fit_plane(
+                geometry,
+                i,
+                full_range,
+                DecodedPlane {
+                    data,
+                    stride,
+                    rows,
+                    visible_row_bytes: visible,
+                },
+            );
         }
         Ok(planes)
     })();
@@ -155,9 +204,26 @@ unsafe fn copy_out(
     result
 }
 
-fn format_description(codec: Codec, parameter_sets: &[Vec<u8>]) -> Result<Cf, BackendError> {
+/// `kCMFormatDescriptionExtension_FullRangeVideo` of a format description, when set.
+fn format_full_range(format: &Cf) -> Option<bool> {
+    // SAFETY: live format description; the Get-rule value is type-checked before use and
+    // not kept past this function.
+    unsafe {
+        let value = ffi::CMFormatDescriptionGetExtension(
+            format.as_ptr(),
+            ffi::kCMFormatDescriptionExtension_FullRangeVideo,
+        );
+        if value.is_null() || ffi::CFGetTypeID(value as *const c_void) != ffi::CFBooleanGetTypeID()
+        {
+            return None;
+        }
+        Some(ffi::CFBooleanGetValue(value as ffi::CFBooleanRef) != 0)
+    }
+}
+
+fn format_description(codec: Codec, parameter_sets: &[&[u8]]) -> Result<Cf, BackendError> {
     let ptrs: Vec<*const u8> = parameter_sets.iter().map(|p| p.as_ptr()).collect();
-    let sizes: Vec<usize> = parameter_sets.iter().map(Vec::len).collect();
+    let sizes: Vec<usize> = parameter_sets.iter().map(|p| p.len()).collect();
     let mut fmt: ffi::CMFormatDescriptionRef = std::ptr::null();
     // SAFETY: `ptrs`/`sizes` describe live NAL units (with emulation prevention, no start
     // codes); 4 is the length-prefix size of the samples we build.
@@ -188,12 +254,7 @@ fn format_description(codec: Codec, parameter_sets: &[Vec<u8>]) -> Result<Cf, Ba
         .ok_or_else(|| BackendError::failed("no format description returned"))
 }
 
-fn create_session(
-    shared: Arc<Shared>,
-    codec: Codec,
-    parameter_sets: &[Vec<u8>],
-) -> Result<Session, BackendError> {
-    let format = format_description(codec, parameter_sets)?;
+fn create_session(shared: Arc<Shared>, format: Cf) -> Result<Session, BackendError> {
     let mut spec = Dict::new()?;
     // Enable, not Require: Macs without HEVC hardware fall back to software (FFmpeg does the same).
     // SAFETY: reading a framework constant.
@@ -202,8 +263,10 @@ fn create_session(
         cf::boolean(true),
     );
     let mut attrs = Dict::new()?;
-    // Always request an explicit CPU-readable format (never compressed buffers, §4.1).
-    let fourcc = cf::i32_number(pixel_format_type(shared.geometry.pix_fmt, false) as i32)?;
+    // Always request an explicit CPU-readable format (never compressed buffers, §4.1), in
+    // the stream's range so full-range pictures are not squeezed into video range.
+    let fourcc = pixel_format_type(shared.geometry.pix_fmt, shared.full_range);
+    let fourcc = cf::i32_number(fourcc as i32)?;
     let io_surface = Dict::new()?;
     // SAFETY: reading framework constants.
     unsafe {
@@ -253,44 +316,62 @@ pub struct VtDecoder {
     geometry: FrameGeometry,
     time_base: (u32, u32),
     session: Option<Session>,
-    parameter_sets: Vec<Vec<u8>>,
-    reorder_depth: usize,
-    /// Decoded frames not yet released, by (pts, arrival) so equal PTS keep their order.
-    held: BTreeMap<(i64, u64), DecodedFrame>,
-    arrivals: u64,
+    /// Every parameter set seen so far (extradata, then in-band), by type and id.
+    parameter_sets: ParameterSets,
+    reorder: ReorderBuffer<DecodedFrame>,
+    drops: DropLog,
+    recreations: RecreateBudget,
+    skipped_packets: u64,
+    session_restarts: u64,
+    warned_no_parameter_sets: bool,
     warnings: Vec<String>,
     name: String,
 }
 
 impl VtDecoder {
     pub fn open(config: &DecoderConfig) -> Result<Self, BackendError> {
-        let media = config.codec;
-        let parameter_sets = extradata::parameter_sets(media, &config.extradata)
+        let units = extradata::parameter_sets(config.codec, &config.extradata)
             .map_err(|e| BackendError::unsupported("extradata", e.to_string()))?;
+        let mut parameter_sets = ParameterSets::new(config.codec);
+        parameter_sets.merge(units.iter().map(Vec::as_slice));
         let mut decoder = VtDecoder {
             codec: config.codec,
             geometry: config.geometry,
             time_base: config.time_base,
             session: None,
-            parameter_sets: Vec::new(),
-            reorder_depth: MAX_REORDER,
-            held: BTreeMap::new(),
-            arrivals: 0,
+            parameter_sets,
+            reorder: ReorderBuffer::new(vtremote_media::dts::MAX_REORDER_DEPTH),
+            drops: DropLog::default(),
+            recreations: RecreateBudget::default(),
+            skipped_packets: 0,
+            session_restarts: 0,
+            warned_no_parameter_sets: false,
             warnings: Vec::new(),
             name: format!("VideoToolbox {} decoder", config.codec),
         };
-        // Without extradata the session waits for in-band parameter sets (videotoolbox.md §8.1).
-        if !parameter_sets.is_empty() {
-            decoder.start(parameter_sets)?;
+        // Without extradata the session waits for in-band parameter sets (videotoolbox.md
+        // §8.1); bad or partial extradata is refused here, at CONFIGURE.
+        if decoder.parameter_sets.is_complete() {
+            decoder.start()?;
+        } else if !decoder.parameter_sets.is_empty() {
+            return Err(BackendError::unsupported(
+                "extradata",
+                match config.codec {
+                    Codec::H264 => "needs at least one SPS and one PPS",
+                    Codec::Hevc => "needs at least one VPS, SPS and PPS",
+                },
+            ));
         }
         Ok(decoder)
     }
 
-    fn start(&mut self, parameter_sets: Vec<Vec<u8>>) -> Result<(), BackendError> {
-        let media = self.codec;
-        let mut annexb_ps = Vec::new();
-        annexb::write_annexb(&mut annexb_ps, parameter_sets.iter().map(Vec::as_slice));
-        let info = vtremote_media::stream_info_from_annexb(media, &annexb_ps)
+    /// What the known parameter sets describe, and a format description for them.
+    fn describe(&self) -> Result<(StreamInfo, Cf), BackendError> {
+        let sps = self
+            .parameter_sets
+            .first_sps()
+            .ok_or_else(|| BackendError::unsupported("extradata", "no SPS"))?;
+        let info = sps::stream_info_from_sps(self.codec, sps)
             .map_err(|e| BackendError::unsupported("extradata", format!("SPS: {e}")))?;
         if info.bit_depth_luma > self.geometry.pix_fmt.bit_depth() {
             return Err(BackendError::unsupported(
@@ -301,90 +382,159 @@ impl VtDecoder {
                 ),
             ));
         }
-        self.reorder_depth = info
-            .max_num_reorder_frames
-            .map_or(MAX_REORDER, |n| n as usize);
+        let units: Vec<&[u8]> = self.parameter_sets.units().collect();
+        let format = format_description(self.codec, &units)?;
+        Ok((info, format))
+    }
+
+    fn start(&mut self) -> Result<(), BackendError> {
+        let (info, format) = self.describe()?;
+        let full_range =
+            vt_policy::decoder_full_range(info.video_full_range, format_full_range(&format));
+        self.reorder
+            .set_depth(vt_policy::decoder_reorder_depth(&info));
         let shared = Arc::new(Shared {
             geometry: self.geometry,
             time_base: self.time_base,
-            frames: Mutex::new((Vec::new(), None)),
+            full_range,
+            state: Mutex::new(CallbackState::default()),
         });
-        self.session = Some(create_session(shared, self.codec, &parameter_sets)?);
-        self.parameter_sets = parameter_sets;
+        self.session = Some(create_session(shared, format)?);
         Ok(())
     }
 
-    /// Collects decoded frames; releases those the reorder depth no longer needs to hold.
+    /// New parameter sets arrived in-band: keep the session when VideoToolbox can take the
+    /// new format description, else drain it and start another (videotoolbox.md §8.8).
+    fn apply_new_parameter_sets(
+        &mut self,
+        out: &mut Vec<DecodedFrame>,
+    ) -> Result<(), BackendError> {
+        let (info, format) = self.describe()?;
+        let Some(session) = &mut self.session else {
+            return self.start();
+        };
+        let full_range =
+            vt_policy::decoder_full_range(info.video_full_range, format_full_range(&format));
+        // SAFETY: live session and format description.
+        let can_accept = unsafe {
+            ffi::VTDecompressionSessionCanAcceptFormatDescription(session.raw, format.as_ptr())
+        } != 0;
+        if vt_policy::keep_session_for_new_parameter_sets(
+            can_accept,
+            session.shared().full_range,
+            full_range,
+        ) {
+            session.format = format;
+            self.reorder
+                .set_depth(vt_policy::decoder_reorder_depth(&info));
+            return Ok(());
+        }
+        self.finish_session(out)?;
+        self.session = None;
+        self.start()
+    }
+
+    /// The system invalidated the session: start a new one from the same parameter sets,
+    /// unless new sessions keep dying.
+    fn recreate(&mut self, status: ffi::OSStatus) -> Result<(), BackendError> {
+        if !self.recreations.try_recreate() {
+            return Err(BackendError::failed(format!(
+                "VideoToolbox decoder still failing after {} new sessions: {}",
+                vt_policy::MAX_RECREATIONS_IN_A_ROW,
+                vt_osstatus::describe(status)
+            )));
+        }
+        tracing::warn!(
+            "VideoToolbox decoder: {}; starting a new session",
+            vt_osstatus::describe(status)
+        );
+        self.session = None;
+        self.session_restarts += 1;
+        self.start()
+    }
+
+    fn note_drop(&mut self, cause: DropCause) {
+        if self.drops.note(cause) {
+            tracing::warn!(
+                "VideoToolbox decoder: dropped a picture ({cause}); decoding goes on, further drops are counted in the SUMMARY line"
+            );
+        }
+    }
+
+    /// A packet that is not decoded. Logged once (CONFIGURE_ACK, where warnings go, has
+    /// already been sent), counted for the SUMMARY line.
+    fn skip(&mut self, pts: i64, no_parameter_sets: bool) {
+        self.skipped_packets += 1;
+        if no_parameter_sets && !self.warned_no_parameter_sets {
+            self.warned_no_parameter_sets = true;
+            tracing::warn!(
+                "VideoToolbox decoder: skipped the packet at pts {pts} and any more before the stream's first SPS/PPS (no extradata); they are counted in the SUMMARY line"
+            );
+        } else if !no_parameter_sets {
+            tracing::debug!("VideoToolbox decoder: packet at pts {pts} has no slice; not decoded");
+        }
+    }
+
+    /// Collects what the callback reported; releases the pictures display order allows
+    /// (`all`: every one, at the end of a session).
     fn collect(&mut self, out: &mut Vec<DecodedFrame>, all: bool) -> Result<(), BackendError> {
-        if let Some(s) = &self.session {
-            // SAFETY: Arc payload alive while the session is.
-            let shared = unsafe { &*s.shared };
-            let mut guard = shared.frames.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = guard.1.take() {
-                return Err(BackendError::failed(e));
-            }
-            for f in guard.0.drain(..) {
-                self.held.insert((f.pts, self.arrivals), f);
-                self.arrivals += 1;
-            }
+        let state = self
+            .session
+            .as_ref()
+            .map(Session::take_state)
+            .unwrap_or_default();
+        if let Some(e) = state.fatal {
+            return Err(BackendError::failed(e));
         }
-        while self.held.len() > if all { 0 } else { self.reorder_depth } {
-            if let Some((_, f)) = self.held.pop_first() {
-                out.push(f);
-            }
+        for cause in state.dropped {
+            self.note_drop(cause);
         }
-        Ok(())
+        if !state.frames.is_empty() {
+            self.recreations.succeeded();
+        }
+        for f in state.frames {
+            self.reorder.push(f.pts, f);
+        }
+        if all {
+            self.reorder.release_all(out);
+        } else {
+            self.reorder.release(out);
+        }
+        match state.lost {
+            Some(status) => self.recreate(status),
+            None => Ok(()),
+        }
     }
 
     fn finish_session(&mut self, out: &mut Vec<DecodedFrame>) -> Result<(), BackendError> {
         if let Some(s) = &self.session {
             // SAFETY: live session; waits for delayed frames (calls FinishDelayedFrames itself).
-            check(
-                unsafe { ffi::VTDecompressionSessionWaitForAsynchronousFrames(s.raw) },
-                "VTDecompressionSessionWaitForAsynchronousFrames",
-            )?;
+            let status = unsafe { ffi::VTDecompressionSessionWaitForAsynchronousFrames(s.raw) };
+            match vt_policy::decode_status_action(status) {
+                _ if status == ffi::noErr => {}
+                StatusAction::DropPicture => self.note_drop(DropCause::Status(status)),
+                // Nothing more will come out of it; the next packet starts a new one.
+                StatusAction::RecreateSession => {
+                    self.collect(out, true)?;
+                    self.session = None;
+                    return Ok(());
+                }
+                StatusAction::Fail => {
+                    check(status, "VTDecompressionSessionWaitForAsynchronousFrames")?
+                }
+            }
         }
         self.collect(out, true)
     }
-}
 
-impl VideoDecoder for VtDecoder {
-    fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn decode(
-        &mut self,
+    /// Submits one access unit; the status of `VTDecompressionSessionDecodeFrame`.
+    fn submit(
+        &self,
+        session: &Session,
         packet: &CompressedPacket<'_>,
-        out: &mut Vec<DecodedFrame>,
-    ) -> Result<(), BackendError> {
-        let media = self.codec;
-        let in_band: Vec<Vec<u8>> = annexb::nal_units(packet.data)
-            .filter(|n| nal::is_parameter_set(media, n))
-            .map(<[u8]>::to_vec)
-            .collect();
-        if !in_band.is_empty() && in_band != self.parameter_sets {
-            // New parameter sets: drain the old session and start one for them (§8.8).
-            self.finish_session(out)?;
-            self.session = None;
-            self.start(in_band)?;
-        }
-        let Some(session) = &self.session else {
-            if self.warnings.is_empty() {
-                self.warnings
-                    .push("packets before the first parameter sets were skipped".into());
-            }
-            return Ok(());
-        };
-        let sample_data = annexb::annexb_to_length_prefixed(packet.data, 4)
+    ) -> Result<ffi::OSStatus, BackendError> {
+        let sample_data = vtremote_media::annexb::annexb_to_length_prefixed(packet.data, 4)
             .map_err(|e| BackendError::failed(format!("packet at pts {}: {e}", packet.pts)))?;
-        if sample_data.is_empty() {
-            return Ok(());
-        }
         let timing = ffi::CMSampleTimingInfo {
             duration: if packet.duration > 0 {
                 to_cmtime(packet.duration, self.time_base)?
@@ -392,7 +542,11 @@ impl VideoDecoder for VtDecoder {
                 ffi::CMTime::INVALID
             },
             presentation_time_stamp: to_cmtime(packet.pts, self.time_base)?,
-            decode_time_stamp: to_cmtime(packet.dts, self.time_base)?,
+            decode_time_stamp: if packet.dts == vt_policy::NO_TIMESTAMP {
+                ffi::CMTime::INVALID
+            } else {
+                to_cmtime(packet.dts, self.time_base)?
+            },
         };
         let mut block: ffi::CMBlockBufferRef = std::ptr::null_mut();
         // SAFETY: CoreMedia allocates `len` bytes now (AssureMemoryNow); Create-rule output.
@@ -462,11 +616,92 @@ impl VideoDecoder for VtDecoder {
             )
         };
         drop(sample_owned);
-        check(status, "VTDecompressionSessionDecodeFrame")?;
+        Ok(status)
+    }
+}
+
+impl VideoDecoder for VtDecoder {
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn decode(
+        &mut self,
+        packet: &CompressedPacket<'_>,
+        out: &mut Vec<DecodedFrame>,
+    ) -> Result<(), BackendError> {
+        let merged = vt_policy::merge_in_band(&mut self.parameter_sets, self.codec, packet.data);
+        if merged.unreadable > 0 {
+            tracing::debug!(
+                "VideoToolbox decoder: {} in-band parameter set(s) at pts {} without a readable id; ignored",
+                merged.unreadable,
+                packet.pts
+            );
+        }
+        if merged.changed && self.parameter_sets.is_complete() {
+            self.apply_new_parameter_sets(out)?;
+        } else if self.session.is_none() && self.parameter_sets.is_complete() {
+            // A session that ended (invalidated at flush) restarts with the next packet.
+            self.start()?;
+        }
+        if !vt_policy::packet_has_picture(self.codec, packet.data) {
+            self.skip(packet.pts, false);
+            return Ok(());
+        }
+        let Some(session) = &self.session else {
+            self.skip(packet.pts, true);
+            return Ok(());
+        };
+        self.reorder.note_packet(packet.pts, packet.dts);
+        let status = self.submit(session, packet)?;
+        if status != ffi::noErr {
+            // Apple: no callback comes for a frame whose DecodeFrame failed.
+            match vt_policy::decode_status_action(status) {
+                StatusAction::DropPicture => self.note_drop(DropCause::Status(status)),
+                StatusAction::RecreateSession => {
+                    self.collect(out, false)?;
+                    return self.recreate(status);
+                }
+                StatusAction::Fail => check(status, "VTDecompressionSessionDecodeFrame")?,
+            }
+        }
         self.collect(out, false)
     }
 
     fn flush(&mut self, out: &mut Vec<DecodedFrame>) -> Result<(), BackendError> {
         self.finish_session(out)
+    }
+
+    fn max_held(&self) -> Option<u32> {
+        // Decoding is synchronous (each picture is out before the next packet goes in), so
+        // only the reorder buffer holds pictures back.
+        Some(u32::try_from(self.reorder.depth()).unwrap_or(u32::MAX))
+    }
+
+    fn counters(&self) -> BackendCounters {
+        BackendCounters {
+            dropped_pictures: self.drops.count(),
+            skipped_packets: self.skipped_packets,
+            session_restarts: self.session_restarts,
+        }
+    }
+}
+
+impl Drop for VtDecoder {
+    fn drop(&mut self) {
+        // Until the session layer copies these into its SUMMARY line, the log keeps them.
+        let c = self.counters();
+        if !c.is_zero() {
+            tracing::info!(
+                dropped_pictures = c.dropped_pictures,
+                skipped_packets = c.skipped_packets,
+                session_restarts = c.session_restarts,
+                "VideoToolbox decoder finished"
+            );
+        }
     }
 }

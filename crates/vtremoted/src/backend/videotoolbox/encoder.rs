@@ -1,18 +1,27 @@
 //! VTCompressionSession: NV12 → H.264, NV12/P010 → HEVC (videotoolbox.md §5).
+//!
+//! The decisions that need no VideoToolbox (which status recreates the session, how the
+//! delay budget is split, the DTS depth, reading parameter sets when the count query fails,
+//! the published extradata) are `vt_policy`'s and unit-tested on every host; this file is
+//! the FFI around them.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, c_void, CString};
 use std::sync::{Arc, Mutex};
 
-use vtremote_media::dts::DtsTracker;
+use vtremote_media::annexb;
 use vtremote_media::sei::CaptionQueue;
-use vtremote_media::{annexb, extradata};
 use vtremote_proto::Codec;
 
 use super::cf::{self, Cf, Dict};
 use super::{check, codec_type, ffi, from_cmtime, pixel_format_type, to_cmtime, ARM64};
-use crate::backend::vt_options::{self, Context, OnFailure, PropValue, Symbol};
+use crate::backend::vt_options::{self, ColourAttribute, Context, OnFailure, PropValue, Symbol};
 use crate::backend::vt_osstatus;
-use crate::backend::{BackendError, EncodedPacket, EncoderConfig, RawFrame, VideoEncoder};
+use crate::backend::vt_policy::{
+    self, DropCause, EncodedOutputs, EncoderOutput, RecreateBudget, StatusAction,
+};
+use crate::backend::{
+    BackendCounters, BackendError, EncodedPacket, EncoderConfig, RawFrame, VideoEncoder,
+};
 
 /// One encoded sample as the callback saw it.
 struct Output {
@@ -23,12 +32,25 @@ struct Output {
     data: Vec<u8>,
     /// Annex B parameter sets of the sample's format description.
     parameter_sets: Vec<u8>,
+    /// The format description's own avcC/hvcC record (keyframes only), when it has one.
+    atom: Option<Vec<u8>>,
+}
+
+/// What the callback reported since the last `take_outputs`.
+#[derive(Default)]
+struct CallbackState {
+    outputs: Vec<Output>,
+    /// Pictures that produced no packet.
+    dropped: Vec<DropCause>,
+    /// The session was invalidated: recreate it before the next frame.
+    lost: Option<i32>,
+    fatal: Option<String>,
 }
 
 /// State the VT callback thread shares with `encode`/`flush`. Never locked across a VT call.
 struct Shared {
     codec: Codec,
-    outputs: Mutex<(Vec<Output>, Option<String>)>,
+    state: Mutex<CallbackState>,
 }
 
 /// The compression session plus the refcon it was created with; teardown order matters
@@ -67,22 +89,37 @@ unsafe extern "C" fn output_callback(
         // SAFETY: refcon is the Arc<Shared> payload kept alive until the session is released.
         let shared = unsafe { &*(refcon as *const Shared) };
         let result = if status != ffi::noErr {
-            Err(format!(
-                "encoder callback: {}",
-                vt_osstatus::describe(status)
-            ))
-        } else if sample.is_null() || info_flags & ffi::kVTEncodeInfo_FrameDropped != 0 {
-            return;
+            Err(status)
         } else {
-            // SAFETY: a non-NULL sample buffer valid for the duration of the callback.
-            unsafe { read_sample(shared.codec, sample) }
-        };
-        let mut guard = shared.outputs.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
-            Ok(out) => guard.0.push(out),
-            Err(e) => {
-                guard.1.get_or_insert(e);
+            let dropped = info_flags & ffi::kVTEncodeInfo_FrameDropped != 0;
+            // SAFETY: a non-NULL sample buffer is valid for the duration of the callback.
+            let ready = !sample.is_null() && unsafe { ffi::CMSampleBufferDataIsReady(sample) } != 0;
+            match vt_policy::encoder_output(dropped, !sample.is_null(), ready) {
+                EncoderOutput::Nothing => return,
+                EncoderOutput::DropPicture => Err(ffi::noErr),
+                // SAFETY: as above.
+                EncoderOutput::Packet => Ok(unsafe { read_sample(shared.codec, sample) }),
             }
+        };
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(Ok(out)) => state.outputs.push(out),
+            Ok(Err(e)) => {
+                state.fatal.get_or_insert(e);
+            }
+            Err(ffi::noErr) => state.dropped.push(DropCause::NotReady),
+            Err(status) => match vt_policy::encode_status_action(status) {
+                StatusAction::RecreateSession => {
+                    state.lost.get_or_insert(status);
+                }
+                StatusAction::DropPicture => state.dropped.push(DropCause::Status(status)),
+                StatusAction::Fail => {
+                    state.fatal.get_or_insert(format!(
+                        "encoder callback: {}",
+                        vt_osstatus::describe(status)
+                    ));
+                }
+            },
         }
     });
 }
@@ -112,53 +149,106 @@ unsafe fn parameter_sets(
             }
         }
     };
-    let (mut count, mut nal_len): (usize, c_int) = (0, 0);
-    let status = get(
+    // Count and length size are separate queries, as in FFmpeg: the count may fail where
+    // the parameter sets themselves can still be read one by one.
+    let mut count = 0usize;
+    let count_status = get(
         0,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         &mut count,
+        std::ptr::null_mut(),
+    );
+    let mut nal_len: c_int = 0;
+    let status = get(
+        0,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
         &mut nal_len,
     );
     if status != ffi::noErr {
         return Err(format!(
-            "reading parameter sets: {}",
+            "reading the NAL length size: {}",
             vt_osstatus::describe(status)
         ));
     }
+    let units =
+        vt_policy::collect_parameter_sets((count_status == ffi::noErr).then_some(count), |i| {
+            let (mut ptr, mut size): (*const u8, usize) = (std::ptr::null(), 0);
+            let status = get(
+                i,
+                &mut ptr,
+                &mut size,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            if status != ffi::noErr || ptr.is_null() {
+                return Err(format!(
+                    "reading parameter set {i}: {}",
+                    vt_osstatus::describe(status)
+                ));
+            }
+            // SAFETY: the format description owns `size` bytes at `ptr` while it is alive.
+            Ok(unsafe { std::slice::from_raw_parts(ptr, size) }.to_vec())
+        })?;
     let mut out = Vec::new();
-    for i in 0..count {
-        let (mut ptr, mut size): (*const u8, usize) = (std::ptr::null(), 0);
-        let status = get(
-            i,
-            &mut ptr,
-            &mut size,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        if status != ffi::noErr || ptr.is_null() {
-            return Err(format!(
-                "reading parameter set {i}: {}",
-                vt_osstatus::describe(status)
-            ));
-        }
-        // SAFETY: the format description owns `size` bytes at `ptr` while it is alive.
-        let nal = unsafe { std::slice::from_raw_parts(ptr, size) };
-        annexb::write_annexb(&mut out, [nal]);
-    }
+    annexb::write_annexb(&mut out, units.iter().map(Vec::as_slice));
     let nal_len = u8::try_from(nal_len).map_err(|_| format!("NAL length size {nal_len}"))?;
     Ok((out, nal_len))
 }
 
+/// The avcC/hvcC record VideoToolbox keeps in the format description
+/// (`SampleDescriptionExtensionAtoms`), when present.
+///
 /// # Safety
-/// `sample` must be a live, non-NULL encoder output sample buffer.
+/// `fmt` must be a live video format description.
+unsafe fn sample_description_atom(
+    codec: Codec,
+    fmt: ffi::CMFormatDescriptionRef,
+) -> Option<Vec<u8>> {
+    let name = CString::new(match codec {
+        Codec::H264 => "avcC",
+        Codec::Hevc => "hvcC",
+    })
+    .ok()?;
+    // SAFETY: `name` is NUL-terminated; Create-rule result owned by `key`.
+    let key = unsafe {
+        Cf::from_create(ffi::CFStringCreateWithCString(
+            std::ptr::null(),
+            name.as_ptr(),
+            ffi::kCFStringEncodingUTF8,
+        ))
+    }?;
+    // SAFETY: Get-rule values of a live format description, each type-checked before use
+    // and copied out before returning.
+    unsafe {
+        let atoms = ffi::CMFormatDescriptionGetExtension(
+            fmt,
+            ffi::kCMFormatDescriptionExtension_SampleDescriptionExtensionAtoms,
+        );
+        if atoms.is_null()
+            || ffi::CFGetTypeID(atoms as *const c_void) != ffi::CFDictionaryGetTypeID()
+        {
+            return None;
+        }
+        let data = ffi::CFDictionaryGetValue(atoms as ffi::CFDictionaryRef, key.as_ptr::<c_void>());
+        if data.is_null() || ffi::CFGetTypeID(data) != ffi::CFDataGetTypeID() {
+            return None;
+        }
+        let data = data as ffi::CFDataRef;
+        let (ptr, len) = (ffi::CFDataGetBytePtr(data), ffi::CFDataGetLength(data));
+        let len = usize::try_from(len).ok()?;
+        (!ptr.is_null()).then(|| std::slice::from_raw_parts(ptr, len).to_vec())
+    }
+}
+
+/// # Safety
+/// `sample` must be a live, non-NULL encoder output sample buffer whose data is ready.
 unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Output, String> {
     // SAFETY (whole block): Get-rule accessors on a live sample; nothing is retained past
     // this function and every returned pointer is checked before use.
     unsafe {
-        if ffi::CMSampleBufferDataIsReady(sample) == 0 {
-            return Err("encoder output sample is not ready".into());
-        }
         let fmt = ffi::CMSampleBufferGetFormatDescription(sample);
         if fmt.is_null() {
             return Err("encoder output has no format description".into());
@@ -194,8 +284,9 @@ unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Ou
         let mut annexb =
             Vec::with_capacity(body.len() + if keyframe { parameter_sets.len() } else { 0 });
         // In-band parameter sets on every keyframe: Annex B consumers (MPEG-TS, the original
-        // client with a muxer that ignores extradata) need them (videotoolbox.md §6).
-        if keyframe {
+        // client with a muxer that ignores extradata) need them (videotoolbox.md §6); the
+        // published hvcC says so (vt_policy::PARAMETER_SETS_IN_BAND).
+        if keyframe && vt_policy::PARAMETER_SETS_IN_BAND {
             annexb.extend_from_slice(&parameter_sets);
         }
         annexb.extend_from_slice(&body);
@@ -205,6 +296,11 @@ unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Ou
             keyframe,
             data: annexb,
             parameter_sets,
+            atom: if keyframe {
+                sample_description_atom(codec, fmt)
+            } else {
+                None
+            },
         })
     }
 }
@@ -283,7 +379,7 @@ fn set_property(
 fn create_session(recipe: &Recipe, warnings: &mut Vec<String>) -> Result<Session, BackendError> {
     let shared = Arc::new(Shared {
         codec: recipe.codec,
-        outputs: Mutex::new((Vec::new(), None)),
+        state: Mutex::new(CallbackState::default()),
     });
     let refcon = Arc::into_raw(shared);
     let mut raw: ffi::VTCompressionSessionRef = std::ptr::null_mut();
@@ -337,37 +433,65 @@ fn create_session(recipe: &Recipe, warnings: &mut Vec<String>) -> Result<Session
     Ok(session)
 }
 
+/// Why a picture could not be submitted.
+enum SubmitError {
+    /// The session is dead (invalidated): a new one may take the picture.
+    SessionLost(ffi::OSStatus),
+    Failed(BackendError),
+}
+
+impl From<BackendError> for SubmitError {
+    fn from(e: BackendError) -> Self {
+        SubmitError::Failed(e)
+    }
+}
+
 impl Session {
     fn shared(&self) -> &Shared {
         // SAFETY: the Arc payload lives until `drop`.
         unsafe { &*self.shared }
     }
 
-    fn take_outputs(&self) -> Result<Vec<Output>, BackendError> {
+    /// Everything the callback reported since the last call.
+    fn take_state(&self) -> CallbackState {
         let mut guard = self
             .shared()
-            .outputs
+            .state
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = guard.1.take() {
-            return Err(BackendError::failed(e));
-        }
-        Ok(std::mem::take(&mut guard.0))
+        std::mem::take(&mut *guard)
     }
 
     /// Copies one picture into a pool buffer and submits it.
     fn submit(
         &self,
         frame: &RawFrame<'_>,
+        force_keyframe: bool,
         geometry: &vtremote_proto::FrameGeometry,
         time_base: (u32, u32),
-    ) -> Result<(), BackendError> {
+    ) -> Result<(), SubmitError> {
         // SAFETY: live session; the pool is Get-rule and only used in this call.
-        let pool = unsafe { ffi::VTCompressionSessionGetPixelBufferPool(self.raw) };
+        let mut pool = unsafe { ffi::VTCompressionSessionGetPixelBufferPool(self.raw) };
         if pool.is_null() {
-            return Err(BackendError::failed(
-                "the compression session has no pixel buffer pool (session invalidated?)",
-            ));
+            // FFmpeg's sign of an invalidated session: PrepareToEncodeFrames says for sure.
+            // SAFETY: live session.
+            let status = unsafe { ffi::VTCompressionSessionPrepareToEncodeFrames(self.raw) };
+            // SAFETY: as above.
+            pool = unsafe { ffi::VTCompressionSessionGetPixelBufferPool(self.raw) };
+            if pool.is_null() {
+                let status = if status == ffi::noErr {
+                    vt_policy::INVALID_SESSION
+                } else {
+                    status
+                };
+                return Err(match vt_policy::encode_status_action(status) {
+                    StatusAction::RecreateSession => SubmitError::SessionLost(status),
+                    _ => SubmitError::Failed(BackendError::failed(format!(
+                        "the compression session has no pixel buffer pool: {}",
+                        vt_osstatus::describe(status)
+                    ))),
+                });
+            }
         }
         let mut pb: ffi::CVPixelBufferRef = std::ptr::null_mut();
         // SAFETY: live pool; Create-rule output owned by `buffer` below.
@@ -385,7 +509,7 @@ impl Session {
         } else {
             ffi::CMTime::INVALID
         };
-        let props = if frame.force_keyframe {
+        let props = if force_keyframe {
             let mut d = Dict::new()?;
             let key = cf::symbol(&vt_options::FORCE_KEY_FRAME)?;
             d.set(key.as_ptr(), cf::boolean(true));
@@ -408,15 +532,16 @@ impl Session {
             )
         };
         drop(buffer);
-        check(status, "VTCompressionSessionEncodeFrame")
+        match vt_policy::encode_status_action(status) {
+            StatusAction::RecreateSession => Err(SubmitError::SessionLost(status)),
+            _ => check(status, "VTCompressionSessionEncodeFrame").map_err(SubmitError::Failed),
+        }
     }
 
-    fn complete(&self) -> Result<(), BackendError> {
+    /// Emits every pending frame; the status of `VTCompressionSessionCompleteFrames`.
+    fn complete(&self) -> ffi::OSStatus {
         // SAFETY: live session; an invalid time emits every pending frame before returning.
-        check(
-            unsafe { ffi::VTCompressionSessionCompleteFrames(self.raw, ffi::CMTime::INVALID) },
-            "VTCompressionSessionCompleteFrames",
-        )
+        unsafe { ffi::VTCompressionSessionCompleteFrames(self.raw, ffi::CMTime::INVALID) }
     }
 
     fn copy_bool(&self, key: &Symbol) -> Option<bool> {
@@ -507,23 +632,72 @@ fn copy_into(
     result
 }
 
+/// The throwaway encode that yields the parameter sets before the first real frame:
+/// (Annex B parameter sets, the format description's own avcC/hvcC record).
+fn warm_up(
+    recipe: &Recipe,
+    geometry: &vtremote_proto::FrameGeometry,
+    time_base: (u32, u32),
+) -> Result<(Vec<u8>, Option<Vec<u8>>), BackendError> {
+    let warm = create_session(recipe, &mut Vec::new())?;
+    let blank = blank_frame(geometry);
+    let planes = [0, 1].map(|p| crate::backend::PlaneRef {
+        data: &blank[p],
+        stride: geometry.row_bytes(p),
+        rows: geometry.plane_rows(p),
+    });
+    let frame = RawFrame {
+        pts: 0,
+        duration: 0,
+        force_keyframe: true,
+        planes,
+        a53_cc: None,
+    };
+    warm.submit(&frame, true, geometry, time_base)
+        .map_err(|e| match e {
+            SubmitError::Failed(e) => e,
+            SubmitError::SessionLost(status) => BackendError::failed(format!(
+                "the warm-up encode lost its session: {}",
+                vt_osstatus::describe(status)
+            )),
+        })?;
+    check(warm.complete(), "VTCompressionSessionCompleteFrames")?;
+    let state = warm.take_state();
+    if let Some(e) = state.fatal {
+        return Err(BackendError::failed(format!("warm-up encode: {e}")));
+    }
+    state
+        .outputs
+        .into_iter()
+        .find(|o| !o.parameter_sets.is_empty())
+        .map(|o| (o.parameter_sets, o.atom))
+        .ok_or_else(|| BackendError::failed("the warm-up encode produced no parameter sets"))
+}
+
 pub struct VtEncoder {
     session: Session,
+    /// Everything needed to build the same session again after the system invalidated it.
+    recipe: Recipe,
     geometry: vtremote_proto::FrameGeometry,
     time_base: (u32, u32),
-    dts: DtsTracker<(bool, Vec<u8>, i64)>,
+    /// Captions, DTS and lost pictures of what VideoToolbox delivered.
+    outputs: EncodedOutputs,
     last_pts: Option<i64>,
     extradata: Vec<u8>,
     warnings: Vec<String>,
     name: String,
-    /// VideoToolbox takes no caption input, so A53 SEI is inserted into the output access
-    /// units (as FFmpeg's own videotoolboxenc does). `None` when the client said a53_cc=0.
-    captions: Option<CaptionQueue>,
+    recreations: RecreateBudget,
+    session_restarts: u64,
+    /// The callback reported the session dead; a new one is built before the next frame.
+    session_lost: Option<ffi::OSStatus>,
+    /// A new session cannot reference the old one's pictures: its first frame is a keyframe.
+    force_keyframe: bool,
 }
 
 impl VtEncoder {
     pub fn open(config: &EncoderConfig) -> Result<Self, BackendError> {
         let geometry = config.geometry;
+        let media = config.codec;
         let ctx = Context {
             codec: config.codec,
             pix_fmt: geometry.pix_fmt,
@@ -531,9 +705,9 @@ impl VtEncoder {
             frame_rate: config.frame_rate,
             arm64: ARM64,
         };
-        let plan = vt_options::plan(&ctx, config.max_delay_frames)
-            .map_err(|r| BackendError::unsupported(r.option, r.reason))?;
-        let mut warnings = plan.warnings.clone();
+        let refused = |r: vt_options::Refusal| BackendError::unsupported(r.option, r.reason);
+        // The delay budget assumes the usual reorder depth until the warm-up shows the SPS.
+        let plan = vt_options::plan(&ctx, config.max_delay_frames).map_err(refused)?;
         let mut spec = Dict::new()?;
         for (key, value) in vt_options::encoder_specification(&ctx) {
             let k = cf::symbol(&key)?;
@@ -566,7 +740,21 @@ impl VtEncoder {
                 io_surface.as_ptr(),
             );
         }
-        let recipe = Recipe {
+        // The pool's buffers carry the colour tags into the encoder, as FFmpeg's do.
+        for (attribute, value) in vt_options::source_colour_attributes(&config.options) {
+            // SAFETY: reading framework constants.
+            let key = unsafe {
+                match attribute {
+                    ColourAttribute::Primaries => ffi::kCVImageBufferColorPrimariesKey,
+                    ColourAttribute::TransferFunction => ffi::kCVImageBufferTransferFunctionKey,
+                    ColourAttribute::YCbCrMatrix => ffi::kCVImageBufferYCbCrMatrixKey,
+                }
+            };
+            // The dictionary retains the value, so `value` may go after this.
+            let value = cf::symbol(&value)?;
+            attrs.set(key, value.as_ptr());
+        }
+        let mut recipe = Recipe {
             codec: config.codec,
             width,
             height,
@@ -577,63 +765,37 @@ impl VtEncoder {
 
         // Parameter sets at open time from a throwaway session, never the live one
         // (videotoolbox.md §5 step 8, §10: the original's warm-up broke PTS ordering).
-        let parameter_sets = {
-            let warm = create_session(&recipe, &mut Vec::new())?;
-            let blank = blank_frame(&geometry);
-            let planes = [
-                crate::backend::PlaneRef {
-                    data: &blank[0],
-                    stride: geometry.row_bytes(0),
-                    rows: geometry.plane_rows(0),
-                },
-                crate::backend::PlaneRef {
-                    data: &blank[1],
-                    stride: geometry.row_bytes(1),
-                    rows: geometry.plane_rows(1),
-                },
-            ];
-            let frame = RawFrame {
-                pts: 0,
-                duration: 0,
-                force_keyframe: true,
-                planes,
-                a53_cc: None,
-            };
-            warm.submit(&frame, &geometry, config.time_base)?;
-            warm.complete()?;
-            let outputs = warm.take_outputs()?;
-            outputs
-                .into_iter()
-                .map(|o| o.parameter_sets)
-                .find(|ps| !ps.is_empty())
-                .ok_or_else(|| {
-                    BackendError::failed("the warm-up encode produced no parameter sets")
-                })?
-        };
-        let media = config.codec;
-        let extradata = extradata::annexb_to_record(media, &parameter_sets).map_err(|e| {
-            BackendError::failed(format!("building {} extradata: {e}", config.codec))
-        })?;
-
-        let session = create_session(&recipe, &mut warnings)?;
-        // Some encoders refuse B-frames even when allowed: read back what VT decided.
-        let reordering = recipe.plan.frame_reordering
-            && session
-                .copy_bool(&Symbol {
-                    name: "kVTCompressionPropertyKey_AllowFrameReordering",
-                    literal: "AllowFrameReordering",
-                })
-                .unwrap_or(true);
-        // The SPS says how deep the encoder reorders; without it assume 2 (b-pyramid on Apple
-        // Silicon, videotoolbox.md §5 step 7 — too large only delays DTS).
-        let depth = if reordering {
-            vtremote_media::stream_info_from_annexb(media, &parameter_sets)
+        let mut warm = warm_up(&recipe, &geometry, config.time_base)?;
+        let sps_depth = |annexb_ps: &[u8]| {
+            vtremote_media::stream_info_from_annexb(media, annexb_ps)
                 .ok()
                 .and_then(|i| i.max_num_reorder_frames)
-                .map_or(2, |n| n as usize)
-        } else {
-            0
         };
+        // Now the SPS says how deep VideoToolbox reorders: the DTS tracker's share of the
+        // budget may grow, and B-frames may have to go.
+        let known = vt_options::plan_with_depth(&ctx, config.max_delay_frames, sps_depth(&warm.0))
+            .map_err(refused)?;
+        if known.delay != recipe.plan.delay {
+            let rewarm = vt_policy::needs_new_warm_up(recipe.plan.delay, known.delay);
+            recipe.plan = known;
+            if rewarm {
+                warm = warm_up(&recipe, &geometry, config.time_base)?;
+            }
+        }
+        let (parameter_sets, atom) = warm;
+        let extradata = vt_policy::encoder_extradata(media, atom.as_deref(), &parameter_sets)
+            .map_err(|e| {
+                BackendError::failed(format!("building {} extradata: {e}", config.codec))
+            })?;
+
+        let mut warnings = recipe.plan.warnings.clone();
+        let session = create_session(&recipe, &mut warnings)?;
+        // Some encoders refuse B-frames even when allowed: read back what VT decided.
+        let reordering = recipe.plan.delay.frame_reordering
+            && session
+                .copy_bool(&vt_options::ALLOW_FRAME_REORDERING)
+                .unwrap_or(true);
+        let depth = vt_policy::encoder_dts_depth(reordering, sps_depth(&parameter_sets));
         let frame_ticks = config
             .frame_rate
             .and_then(|(n, d)| {
@@ -646,9 +808,15 @@ impl VtEncoder {
             .unwrap_or(false);
         Ok(VtEncoder {
             session,
+            recipe,
             geometry,
             time_base: config.time_base,
-            dts: DtsTracker::new(depth).with_frame_duration(frame_ticks),
+            // Like FFmpeg's native a53cc (default on): embed unless the client said 0.
+            outputs: EncodedOutputs::new(
+                depth,
+                frame_ticks,
+                (config.options.a53_cc != 0).then(|| CaptionQueue::new(media)),
+            ),
             last_pts: None,
             extradata,
             warnings,
@@ -657,41 +825,65 @@ impl VtEncoder {
                 if hw { "HW" } else { "SW" },
                 config.codec
             ),
-            // Like FFmpeg's native a53cc (default on): embed unless the client said 0.
-            captions: (config.options.a53_cc != 0).then(|| CaptionQueue::new(media)),
+            recreations: RecreateBudget::default(),
+            session_restarts: 0,
+            session_lost: None,
+            force_keyframe: false,
         })
     }
 
-    fn drain(&mut self, out: &mut Vec<EncodedPacket>, finish: bool) -> Result<(), BackendError> {
-        for o in self.session.take_outputs()? {
-            let pts = from_cmtime(o.pts, self.time_base)
-                .ok_or_else(|| BackendError::failed("encoder output without a numeric PTS"))?;
-            let duration = from_cmtime(o.duration, self.time_base).unwrap_or(0);
-            let data = match &mut self.captions {
-                Some(q) => q.apply(pts, o.data).map_err(|e| {
-                    BackendError::failed(format!("A53 captions of the frame at pts {pts}: {e}"))
-                })?,
-                None => o.data,
-            };
-            self.dts.push(pts, (o.keyframe, data, duration));
+    /// The system invalidated the session: send what it delivered, then build a new one
+    /// from the same recipe (FFmpeg's `vtenc_reset`), unless new sessions keep dying. The
+    /// pictures the dead session still held are lost.
+    fn recreate(
+        &mut self,
+        status: ffi::OSStatus,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), BackendError> {
+        self.drain(out, false)?;
+        // The dead session may have said so in its callback too: one new session is enough.
+        self.session_lost = None;
+        if !self.recreations.try_recreate() {
+            return Err(BackendError::failed(format!(
+                "VideoToolbox encoder still failing after {} new sessions: {}",
+                vt_policy::MAX_RECREATIONS_IN_A_ROW,
+                vt_osstatus::describe(status)
+            )));
         }
-        loop {
-            let next = if finish {
-                self.dts.flush()
-            } else {
-                self.dts.pop()
-            };
-            let Some(p) = next else { break };
-            let (keyframe, data, duration) = p.payload;
-            out.push(EncodedPacket {
-                pts: p.pts,
-                dts: p.dts,
-                duration,
-                keyframe,
-                data,
-            });
-        }
+        tracing::warn!(
+            "VideoToolbox encoder: {}; starting a new session",
+            vt_osstatus::describe(status)
+        );
+        // Property refusals were reported at CONFIGURE; the same ones again say nothing new.
+        self.session = create_session(&self.recipe, &mut Vec::new())?;
+        self.session_restarts += 1;
+        self.force_keyframe = true;
         Ok(())
+    }
+
+    /// Turns what the callback delivered into packets (`vt_policy::EncodedOutputs`); an
+    /// error is reported only after every sample was handled.
+    fn drain(&mut self, out: &mut Vec<EncodedPacket>, finish: bool) -> Result<(), BackendError> {
+        let state = self.session.take_state();
+        for cause in state.dropped {
+            self.outputs.drop_picture(cause);
+        }
+        if !state.outputs.is_empty() {
+            self.recreations.succeeded();
+        }
+        for o in state.outputs {
+            let pts = from_cmtime(o.pts, self.time_base);
+            let duration = from_cmtime(o.duration, self.time_base).unwrap_or(0);
+            self.outputs.push(pts, duration, o.keyframe, o.data);
+        }
+        self.outputs.pop_into(out, finish);
+        if let Some(status) = state.lost {
+            self.session_lost.get_or_insert(status);
+        }
+        match state.fatal {
+            Some(e) => Err(BackendError::failed(e)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -735,23 +927,80 @@ impl VideoEncoder for VtEncoder {
                 )));
             }
         }
-        self.session.submit(frame, &self.geometry, self.time_base)?;
-        self.last_pts = Some(frame.pts);
-        if let (Some(q), Some(cc)) = (&mut self.captions, frame.a53_cc) {
-            q.remember(frame.pts, cc);
+        if let Some(status) = self.session_lost {
+            self.recreate(status, out)?;
         }
+        let force = frame.force_keyframe || self.force_keyframe;
+        match self
+            .session
+            .submit(frame, force, &self.geometry, self.time_base)
+        {
+            Ok(()) => {}
+            Err(SubmitError::Failed(e)) => return Err(e),
+            Err(SubmitError::SessionLost(status)) => {
+                self.recreate(status, out)?;
+                self.session
+                    .submit(frame, true, &self.geometry, self.time_base)
+                    .map_err(|e| match e {
+                        SubmitError::Failed(e) => e,
+                        SubmitError::SessionLost(status) => BackendError::failed(format!(
+                            "VideoToolbox encoder: the new session failed at once: {}",
+                            vt_osstatus::describe(status)
+                        )),
+                    })?;
+            }
+        }
+        self.force_keyframe = false;
+        self.last_pts = Some(frame.pts);
+        self.outputs.remember_captions(frame.pts, frame.a53_cc);
         self.drain(out, false)
     }
 
     fn flush(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), BackendError> {
-        self.session.complete()?;
+        let status = self.session.complete();
+        if status != ffi::noErr {
+            match vt_policy::encode_status_action(status) {
+                // The session died holding its last pictures; what it delivered still goes
+                // out, and a later frame gets a new session.
+                StatusAction::RecreateSession => {
+                    tracing::warn!(
+                        "VideoToolbox encoder: {} at flush; its last pictures are lost",
+                        vt_osstatus::describe(status)
+                    );
+                    self.session_lost.get_or_insert(status);
+                }
+                _ => check(status, "VTCompressionSessionCompleteFrames")?,
+            }
+        }
         self.drain(out, true)?;
-        if self.dts.late_violations() > 0 {
+        if self.outputs.late_violations() > 0 {
             tracing::warn!(
-                count = self.dts.late_violations(),
+                count = self.outputs.late_violations(),
                 "VideoToolbox reordered deeper than its SPS declared; some packets have dts > pts"
             );
         }
         Ok(())
+    }
+
+    fn counters(&self) -> BackendCounters {
+        BackendCounters {
+            dropped_pictures: self.outputs.dropped(),
+            skipped_packets: 0,
+            session_restarts: self.session_restarts,
+        }
+    }
+}
+
+impl Drop for VtEncoder {
+    fn drop(&mut self) {
+        // Until the session layer copies these into its SUMMARY line, the log keeps them.
+        let c = self.counters();
+        if !c.is_zero() {
+            tracing::info!(
+                dropped_pictures = c.dropped_pictures,
+                session_restarts = c.session_restarts,
+                "VideoToolbox encoder finished"
+            );
+        }
     }
 }

@@ -255,6 +255,9 @@ extern "C" {
         buffer_size: CFIndex,
         encoding: CFStringEncoding,
     ) -> Boolean;
+    pub fn CFDataGetTypeID() -> CFTypeID;
+    pub fn CFDataGetLength(the_data: CFDataRef) -> CFIndex;
+    pub fn CFDataGetBytePtr(the_data: CFDataRef) -> *const u8;
 
     pub static kCFBooleanTrue: CFBooleanRef;
     pub static kCFBooleanFalse: CFBooleanRef;
@@ -344,7 +347,16 @@ extern "C" {
         nal_unit_header_length_out: *mut c_int,
     ) -> OSStatus;
 
+    /// Get rule: the value lives as long as the format description.
+    pub fn CMFormatDescriptionGetExtension(
+        desc: CMFormatDescriptionRef,
+        extension_key: CFStringRef,
+    ) -> CFTypeRef;
+
     pub static kCMSampleAttachmentKey_NotSync: CFStringRef;
+    // Both macOS 10.7 (CMFormatDescription.h), safe as link-time statics.
+    pub static kCMFormatDescriptionExtension_FullRangeVideo: CFStringRef;
+    pub static kCMFormatDescriptionExtension_SampleDescriptionExtensionAtoms: CFStringRef;
     pub static kCMFormatDescriptionKey_PixelAspectRatioHorizontalSpacing: CFStringRef;
     pub static kCMFormatDescriptionKey_PixelAspectRatioVerticalSpacing: CFStringRef;
 }
@@ -376,6 +388,10 @@ extern "C" {
         pixel_buffer: CVPixelBufferRef,
         plane_index: usize,
     ) -> usize;
+    pub fn CVPixelBufferGetWidthOfPlane(
+        pixel_buffer: CVPixelBufferRef,
+        plane_index: usize,
+    ) -> usize;
     pub fn CVPixelBufferGetWidth(pixel_buffer: CVPixelBufferRef) -> usize;
     pub fn CVPixelBufferGetHeight(pixel_buffer: CVPixelBufferRef) -> usize;
     pub fn CVPixelBufferGetPlaneCount(pixel_buffer: CVPixelBufferRef) -> usize;
@@ -384,6 +400,10 @@ extern "C" {
     pub static kCVPixelBufferWidthKey: CFStringRef;
     pub static kCVPixelBufferHeightKey: CFStringRef;
     pub static kCVPixelBufferIOSurfacePropertiesKey: CFStringRef;
+    // CVImageBuffer.h, macOS 10.4: the colour tags of the encoder's source buffers.
+    pub static kCVImageBufferColorPrimariesKey: CFStringRef;
+    pub static kCVImageBufferTransferFunctionKey: CFStringRef;
+    pub static kCVImageBufferYCbCrMatrixKey: CFStringRef;
 }
 
 #[cfg_attr(target_os = "macos", link(name = "VideoToolbox", kind = "framework"))]
@@ -437,6 +457,12 @@ extern "C" {
         session: VTDecompressionSessionRef,
     ) -> OSStatus;
     pub fn VTDecompressionSessionInvalidate(session: VTDecompressionSessionRef);
+    /// True when the running session can decode samples of `new_format_desc` (new
+    /// parameter sets) without being recreated.
+    pub fn VTDecompressionSessionCanAcceptFormatDescription(
+        session: VTDecompressionSessionRef,
+        new_format_desc: CMFormatDescriptionRef,
+    ) -> Boolean;
     pub fn VTSessionSetProperty(
         session: VTSessionRef,
         property_key: CFStringRef,

@@ -1,10 +1,12 @@
 //! The VideoToolbox backend (macOS): hardware H.264/HEVC encode and decode.
 //!
 //! Layout: `ffi` holds the hand-written C declarations, `cf` owned CoreFoundation
-//! references, `encoder`/`decoder` the two sessions. The option table and OSStatus names are
-//! platform-neutral and live in `options_table.rs`/`osstatus.rs` (built everywhere as
-//! `backend::vt_options`/`backend::vt_osstatus`). Bitstream work (Annex B, avcC/hvcC, SPS,
-//! DTS) is `vtremote_media`'s.
+//! references, `encoder`/`decoder` the two sessions. The option table, OSStatus names and
+//! every decision that needs no VideoToolbox (status handling, display order, delay budget,
+//! parameter-set merging, range, padding) are platform-neutral and live in
+//! `options_table.rs`/`osstatus.rs`/`policy.rs` (built and tested everywhere as
+//! `backend::vt_options`/`backend::vt_osstatus`/`backend::vt_policy`). Bitstream work
+//! (Annex B, avcC/hvcC, SPS, parameter-set ids, DTS) is `vtremote_media`'s.
 //!
 //! On Linux this module is only type-checked (`--features vt-typecheck`): nothing may call it
 //! there, because the framework symbols do not exist.

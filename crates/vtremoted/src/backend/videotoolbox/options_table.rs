@@ -21,6 +21,8 @@ use vtremote_proto::options::{
 };
 use vtremote_proto::{Codec, PixelFormat};
 
+use crate::backend::vt_policy::{encoder_dts_depth, split_delay, DelaySplit};
+
 /// A CFString constant: the exported symbol and the string it contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symbol {
@@ -114,12 +116,14 @@ pub struct Context<'a> {
 }
 
 /// The derived session settings (see [`plan`]).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub properties: Vec<PropertySetting>,
     pub warnings: Vec<String>,
     /// B-frames requested and allowed (decides AllowFrameReordering and the DTS depth).
     pub frame_reordering: bool,
+    /// How the delay budget is shared between VideoToolbox and the DTS tracker.
+    pub delay: DelaySplit,
 }
 
 /// Why the options cannot be honoured: (option, reason). The backend turns it into
@@ -174,7 +178,7 @@ const TRANSFER_FUNCTION: Symbol = key!("TransferFunction");
 const GAMMA_LEVEL: Symbol = key!("GammaLevel");
 const YCBCR_MATRIX: Symbol = key!("YCbCrMatrix");
 const COLOR_PRIMARIES: Symbol = key!("ColorPrimaries");
-const ALLOW_FRAME_REORDERING: Symbol = key!("AllowFrameReordering");
+pub const ALLOW_FRAME_REORDERING: Symbol = key!("AllowFrameReordering");
 const H264_ENTROPY_MODE: Symbol = key!("H264EntropyMode");
 const REAL_TIME: Symbol = key!("RealTime");
 const ALLOW_OPEN_GOP: Symbol = key!("AllowOpenGOP");
@@ -1067,30 +1071,57 @@ pub fn full_range(options: &ConfigureOptions) -> bool {
     options.color.range == 2
 }
 
-/// `MaxFrameDelayCount`: well below the client's in-flight window (design.md: the original
-/// client deadlocks when the encoder holds its whole window of 16). 8 is the original
-/// server's value; a smaller negotiated window lowers it.
-pub fn max_frame_delay(max_delay_frames: u32) -> i32 {
-    max_delay_frames.clamp(1, 8) as i32
+/// Applies every row, then the fixed server settings (MaxFrameDelayCount, ExpectedFrameRate),
+/// assuming the encoder's usual reorder depth (see [`plan_with_depth`]).
+pub fn plan(ctx: &Context<'_>, max_delay_frames: u32) -> Result<Plan, Refusal> {
+    plan_with_depth(ctx, max_delay_frames, None)
 }
 
-/// Applies every row, then the fixed server settings (MaxFrameDelayCount, ExpectedFrameRate).
-pub fn plan(ctx: &Context<'_>, max_delay_frames: u32) -> Result<Plan, Refusal> {
+/// [`plan`] for an encoder whose SPS states `sps_reorder_depth`. `max_delay_frames` is what
+/// the encoder may hold in all (`EncoderConfig::max_delay_frames`): MaxFrameDelayCount gets
+/// what the DTS tracker leaves of it, and B-frames go off when nothing is left
+/// ([`split_delay`]): the original client deadlocks when the encoder holds its whole
+/// in-flight window (design.md).
+pub fn plan_with_depth(
+    ctx: &Context<'_>,
+    max_delay_frames: u32,
+    sps_reorder_depth: Option<u32>,
+) -> Result<Plan, Refusal> {
     if ctx.codec == Codec::H264 && ctx.pix_fmt == PixelFormat::P010 {
         return Err(Refusal {
             option: "pix_fmt",
             reason: "VideoToolbox encodes H.264 from 8-bit nv12 only; use HEVC for p010".into(),
         });
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        properties: Vec::new(),
+        warnings: Vec::new(),
+        frame_reordering: false,
+        delay: split_delay(max_delay_frames, false, None),
+    };
     for row in OPTION_TABLE {
         (row.apply)(ctx, &mut plan)?;
     }
+    plan.delay = split_delay(max_delay_frames, plan.frame_reordering, sps_reorder_depth);
+    if plan.frame_reordering && !plan.delay.frame_reordering {
+        plan.frame_reordering = false;
+        plan.warnings.push(format!(
+            "max_b_frames={}: B-frames disabled: reordering needs {} frames of delay, and the client's in-flight window allows the encoder {max_delay_frames}",
+            ctx.options.max_b_frames,
+            encoder_dts_depth(true, sps_reorder_depth) + 1,
+        ));
+        for p in &mut plan.properties {
+            if p.key == ALLOW_FRAME_REORDERING {
+                p.value = PropValue::Bool(false);
+            }
+        }
+    }
+    let max_frame_delay_count = plan.delay.max_frame_delay_count as i32;
     set(
         &mut plan,
         "default",
         MAX_FRAME_DELAY_COUNT,
-        PropValue::I32(max_frame_delay(max_delay_frames)),
+        PropValue::I32(max_frame_delay_count),
         OnFailure::Warn,
     );
     if let Some((num, den)) = ctx.frame_rate.filter(|(n, d)| *n > 0 && *d > 0) {
@@ -1104,6 +1135,29 @@ pub fn plan(ctx: &Context<'_>, max_delay_frames: u32) -> Result<Plan, Refusal> {
         );
     }
     Ok(plan)
+}
+
+/// A colour tag of the source pixel-buffer attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourAttribute {
+    /// `kCVImageBufferColorPrimariesKey`
+    Primaries,
+    /// `kCVImageBufferTransferFunctionKey`
+    TransferFunction,
+    /// `kCVImageBufferYCbCrMatrixKey`
+    YCbCrMatrix,
+}
+
+/// The colour tags for the source pixel-buffer attributes: FFmpeg puts the same strings
+/// there as on the session (videotoolbox.md §4.6), so the pool's buffers carry them into the
+/// encoder. Unmapped or unspecified values leave the attribute out.
+pub fn source_colour_attributes(options: &ConfigureOptions) -> Vec<(ColourAttribute, Symbol)> {
+    let c = &options.color;
+    let mut out = Vec::with_capacity(3);
+    out.extend(color_primaries(c.primaries).map(|s| (ColourAttribute::Primaries, s)));
+    out.extend(transfer_function(c.trc).map(|(s, _)| (ColourAttribute::TransferFunction, s)));
+    out.extend(ycbcr_matrix(c.space).map(|s| (ColourAttribute::YCbCrMatrix, s)));
+    out
 }
 
 /// Every CFString symbol the table can name, for the FFI cross-check and tests.
@@ -1619,10 +1673,73 @@ mod tests {
         assert_eq!(unknown.warnings.len(), 1);
     }
 
+    fn frame_delay_of(plan: &Plan) -> Option<&PropValue> {
+        value_of(plan, MAX_FRAME_DELAY_COUNT)
+    }
+
     #[test]
-    fn frame_delay_stays_below_the_client_window() {
-        assert_eq!(max_frame_delay(16), 8);
-        assert_eq!(max_frame_delay(3), 3);
-        assert_eq!(max_frame_delay(0), 1);
+    fn frame_delay_and_dts_depth_together_stay_below_the_client_window() {
+        let o = options(&[("max_b_frames", "2")]);
+        let ctx = Context {
+            codec: Codec::Hevc,
+            pix_fmt: PixelFormat::Nv12,
+            options: &o,
+            frame_rate: None,
+            arm64: true,
+        };
+        // Window 9 (budget 8): VideoToolbox 6 + DTS tracker 2.
+        let p = plan(&ctx, 8).unwrap();
+        assert_eq!(frame_delay_of(&p), Some(&PropValue::I32(6)));
+        assert_eq!(p.delay.dts_depth, 2);
+        assert!(p.frame_reordering);
+        // An SPS that states depth 3 takes one more from VideoToolbox.
+        let p = plan_with_depth(&ctx, 8, Some(3)).unwrap();
+        assert_eq!(frame_delay_of(&p), Some(&PropValue::I32(5)));
+        // Window 3 (budget 2): no room for B-frames; said so, and told to VideoToolbox.
+        let p = plan(&ctx, 2).unwrap();
+        assert!(!p.frame_reordering);
+        assert_eq!(
+            value_of(&p, ALLOW_FRAME_REORDERING),
+            Some(&PropValue::Bool(false))
+        );
+        assert_eq!(frame_delay_of(&p), Some(&PropValue::I32(2)));
+        assert!(
+            p.warnings.iter().any(|w| w.contains("max_b_frames=2")),
+            "{:?}",
+            p.warnings
+        );
+        // Without B-frames VideoToolbox gets the whole budget, at most 8.
+        let none = options(&[]);
+        let ctx = Context {
+            options: &none,
+            ..ctx
+        };
+        assert_eq!(
+            frame_delay_of(&plan(&ctx, 15).unwrap()),
+            Some(&PropValue::I32(8))
+        );
+        assert_eq!(
+            frame_delay_of(&plan(&ctx, 3).unwrap()),
+            Some(&PropValue::I32(3))
+        );
+    }
+
+    #[test]
+    fn colour_tags_go_into_the_source_attributes_too() {
+        let o = options(&[
+            ("color_primaries", "9"),
+            ("color_trc", "16"),
+            ("colorspace", "9"),
+        ]);
+        let attrs = source_colour_attributes(&o);
+        assert_eq!(
+            attrs,
+            [
+                (ColourAttribute::Primaries, primaries!("ITU_R_2020")),
+                (ColourAttribute::TransferFunction, trc!("SMPTE_ST_2084_PQ")),
+                (ColourAttribute::YCbCrMatrix, matrix!("ITU_R_2020")),
+            ]
+        );
+        assert!(source_colour_attributes(&options(&[])).is_empty());
     }
 }

@@ -1,11 +1,13 @@
 //! Which CONFIGURE options a session sends, in which order, and when.
 //!
-//! The C glue hands over every AVCodecContext/AVOption value it has, with FFmpeg's own
+//! FFmpeg's glue hands over every AVCodecContext/AVOption value it has, with FFmpeg's own
 //! meaning (`qmin=-1` is "unset", `colorspace=2` is "unspecified"). The original client only
 //! put a key on the wire when the value meant something (spec §6.1, "client sends when"); the
 //! rules below reproduce that, in the original emission order, so an old daemon sees exactly
 //! what it saw from the original client. Keys not in the table (a `vt_params` dictionary,
 //! future options) are forwarded verbatim after the table keys, in the order they were set.
+
+use crate::settings::SettingError;
 
 /// When a key from the table goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,12 +72,12 @@ pub(crate) struct OptionSet {
 impl OptionSet {
     /// Records one option, validating table keys (a non-number for a numeric key is a caller
     /// bug we report now rather than have the daemon silently ignore).
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
         if key.is_empty() {
-            return Err("empty option name".into());
+            return Err(SettingError::EmptyKey);
         }
         if key.len() > usize::from(u16::MAX) || value.len() > usize::from(u16::MAX) {
-            return Err(format!("option {key}: longer than 65535 bytes"));
+            return Err(SettingError::TooLong { key: key.into() });
         }
         if let Some((_, rule)) = TABLE.iter().find(|(k, _)| *k == key) {
             let ok = match rule {
@@ -83,7 +85,7 @@ impl OptionSet {
                 _ => value.trim().parse::<i64>().is_ok(),
             };
             if !ok {
-                return Err(format!("option {key}: {value:?} is not a number"));
+                return Err(SettingError::bad(key, value, "a number"));
             }
         }
         match self.pairs.iter_mut().find(|(k, _)| k == key) {
@@ -260,7 +262,10 @@ mod tests {
     #[test]
     fn non_numeric_values_for_numeric_keys_are_refused() {
         let mut set = OptionSet::default();
-        assert!(set.set("bitrate", "fast").is_err());
+        assert_eq!(
+            set.set("bitrate", "fast").unwrap_err().to_string(),
+            "option bitrate: \"fast\" is not a number"
+        );
         assert!(set.set("", "1").is_err());
         assert!(set.set("anything", "fast").is_ok());
     }
