@@ -110,47 +110,12 @@ decoded_frames() {
 }
 
 echo "==== h264 starting mid-GOP"
-# -g 30 -bf 2 with an access unit delimiter before each picture (aud=1), so the stream splits
-# into access units; then SPS+PPS followed by access units 10.. (no IDR until the next GOP).
-ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=${sw}x${sh}:r=30:d=2" \
-  -c:v libx264 -g 30 -bf 2 -x264-params aud=1:scenecut=0 -pix_fmt yuv420p -f h264 "$work/gop.h264"
-# (Not inside $(...): bash 3.2 misparses heredocs in command substitutions.)
-python3 - "$work/gop.h264" "$work/midgop.h264" 10 >"$work/midgop.counts" <<'PY'
-import sys
-data = open(sys.argv[1], "rb").read()
-skip = int(sys.argv[3])
-# NAL units: split at 00 00 01 start codes (a 4-byte code's extra zero ends the previous unit).
-pos, starts = 0, []
-while True:
-    i = data.find(b"\x00\x00\x01", pos)
-    if i < 0:
-        break
-    starts.append(i + 3)
-    pos = i + 3
-nals = []
-for k, s in enumerate(starts):
-    e = starts[k + 1] - 3 if k + 1 < len(starts) else len(data)
-    nal = data[s:e].rstrip(b"\x00")
-    nals.append((nal[0] & 0x1F, nal))
-aus = []
-for t, nal in nals:
-    if t == 9 or not aus:
-        aus.append([])
-    aus[-1].append((t, nal))
-params = [nal for t, nal in aus[0] if t in (7, 8)]
-kept = aus[skip:]
-types = lambda au: {t for t, _ in au}
-assert 5 not in types(kept[0]), "access unit %d is an IDR: not mid-GOP" % skip
-idr = next(i for i, au in enumerate(kept) if 5 in types(au))
-out = []
-for i, au in enumerate(kept):
-    for t, nal in au:
-        out.append(nal)
-        if i == 0 and t == 9:
-            out.extend(params)  # AUD, SPS, PPS, then the first kept picture
-open(sys.argv[2], "wb").write(b"".join(b"\x00\x00\x00\x01" + n for n in out))
-print(len(kept), len(kept) - idr)  # pictures sent; pictures from the IDR on
-PY
+# -g 60 -bf 2 with an access unit delimiter before each picture (aud=1), so the stream splits
+# into access units; then SPS+PPS followed by access units 10.. : 50 pictures without their
+# references, more than the client's window of 16, before the next IDR.
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=${sw}x${sh}:r=30:d=4" \
+  -c:v libx264 -g 60 -bf 2 -x264-params aud=1:scenecut=0 -pix_fmt yuv420p -f h264 "$work/gop.h264"
+python3 tests/cli/cut_midgop.py "$work/gop.h264" "$work/midgop.h264" 10 >"$work/midgop.counts"
 read -r sent decodable <"$work/midgop.counts"
 rc=0
 with_timeout 60 "$bin/vtremote" decode --host "$addr" --codec h264 -i "$work/midgop.h264" \

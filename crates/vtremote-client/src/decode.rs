@@ -136,6 +136,10 @@ impl DecodeSession {
                 .filter(|(k, _)| k != "mode" && k != "wire_compression")
                 .cloned(),
         );
+        // Packets a decoder drops (before the first keyframe of a stream that starts
+        // mid-GOP) must not stall the window; our daemon says which (SKIPPED), the
+        // original ignores the key.
+        options.push((vtremote_proto::options::EXT_SKIP_NOTICES.into(), "1".into()));
         let configure = Configure {
             width: params.width,
             height: params.height,
@@ -263,6 +267,7 @@ impl DecodeSession {
                         None => return Ok(Received::Item(f)),
                     }
                 }
+                Step::Item(Incoming::Skipped(n)) => self.flow.write_off(n),
                 // PACKETs have no business in decode mode; skipped like the original client.
                 Step::Item(_) => return Ok(Received::Again),
             }

@@ -196,7 +196,12 @@ impl Flow {
     /// Takes one input off the window without an output: the caller decided it produced
     /// none (an original helper sends nothing for a packet it cannot decode).
     pub fn write_off_one(&mut self) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.write_off(1);
+    }
+
+    /// `n` inputs the helper says will produce no output (SKIPPED) leave the window.
+    pub fn write_off(&mut self, n: u32) {
+        self.in_flight = self.in_flight.saturating_sub(n);
     }
 
     /// Makes `e` the session's sticky error and returns it.

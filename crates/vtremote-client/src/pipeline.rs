@@ -47,7 +47,11 @@ impl SkippedRun {
     fn note(&mut self, msg: &Message, host: &str) -> Option<ClientError> {
         let useful = matches!(
             msg,
-            Message::Packet(_) | Message::Frame(_) | Message::Done | Message::Error(_)
+            Message::Packet(_)
+                | Message::Frame(_)
+                | Message::Skipped(_)
+                | Message::Done
+                | Message::Error(_)
         );
         if useful {
             self.count = 0;
@@ -66,6 +70,8 @@ impl SkippedRun {
 pub(crate) enum Incoming<F> {
     Packet(vtremote_proto::Packet),
     Frame(F),
+    /// SKIPPED: this many packets will produce no picture (decode mode).
+    Skipped(u32),
     Done,
     Failed(ClientError),
 }
@@ -217,6 +223,7 @@ impl<F> Reader<F> {
                     Ok(f) => Incoming::Frame(f),
                     Err(e) => Incoming::Failed(e),
                 },
+                Message::Skipped(n) => Incoming::Skipped(n),
                 Message::Done => Incoming::Done,
                 Message::Error(error) => Incoming::Failed(ClientError::Server {
                     host: self.host.clone(),
