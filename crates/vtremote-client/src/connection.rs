@@ -240,8 +240,9 @@ pub(crate) fn probe(config: &ClientConfig, codec: Codec) -> Result<ServerInfo, C
     Ok(info)
 }
 
-/// Puts `compression` into CONFIGURE's options: replaces the `wire_compression` entry, or
-/// adds one after `mode` (none is left off, as the original client does).
+/// Puts `compression` into CONFIGURE's options, right after `mode`, replacing any entry the
+/// caller passed. None is left off, as the original client does, so an old server sees
+/// exactly what it expects.
 fn set_compression_option(options: &mut Vec<(String, String)>, compression: WireCompression) {
     options.retain(|(k, _)| k != "wire_compression");
     if compression != WireCompression::None {

@@ -123,12 +123,8 @@ impl DecodeSession {
         let geometry = FrameGeometry::new(params.width, params.height, params.pix_fmt)
             .map_err(ClientError::InvalidArgument)?;
         let mut options = vec![("mode".to_string(), "decode".to_string())];
-        if config.wire_compression != WireCompression::None {
-            options.push((
-                "wire_compression".into(),
-                config.wire_compression.code().to_string(),
-            ));
-        }
+        // `wire_compression` is added once the helper's offer is known
+        // (`connection::set_compression_option`).
         options.extend(
             params
                 .options

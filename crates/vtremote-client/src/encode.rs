@@ -113,14 +113,8 @@ impl EncodeSession {
             ));
         }
         let mut options = vec![("mode".to_string(), "encode".to_string())];
-        // The original client omits the key for "none"; so do we, so an old server sees
-        // exactly what it expects.
-        if config.wire_compression != WireCompression::None {
-            options.push((
-                "wire_compression".into(),
-                config.wire_compression.code().to_string(),
-            ));
-        }
+        // `wire_compression` is added once the helper's offer is known
+        // (`connection::set_compression_option`).
         options.extend(
             params
                 .options
