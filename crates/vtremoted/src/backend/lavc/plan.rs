@@ -649,15 +649,13 @@ pub fn plan(
         Family::X265 => {
             // Measured on x265 3.5: with a lookahead L > 0, held = L + frame threads + 2 +
             // bframes, and x265 needs L > bframes; with L = 0 (no B-frames) a single frame
-            // thread holds nothing. With several frame threads one more frame is held now and
-            // then, depending on which thread finishes first (seen: 8 held for a budget of 7),
-            // so that frame is kept in reserve.
+            // thread holds nothing.
             let frame_threads = if realtime {
                 1
             } else {
                 ncpu.min(1 + budget.saturating_sub(4) / 3).clamp(1, 4)
             };
-            let fixed = frame_threads + 2 + u32::from(frame_threads > 1);
+            let fixed = frame_threads + 2;
             let (b, lookahead, delay) = if budget < fixed + 1 || (realtime && bf == 0) {
                 (0, 0, 0)
             } else {
