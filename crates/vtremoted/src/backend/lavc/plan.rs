@@ -649,19 +649,22 @@ pub fn plan(
         Family::X265 => {
             // Measured on x265 3.5: with a lookahead L > 0, held = L + frame threads + 2 +
             // bframes, and x265 needs L > bframes; with L = 0 (no B-frames) a single frame
-            // thread holds nothing.
+            // thread holds nothing. With several frame threads x265 now and then holds one
+            // frame more than that (seen: 8 for a plan of 7), so they cost a reserve frame
+            // and are used only where the budget still leaves the B-frames one thread gets.
             let frame_threads = if realtime {
                 1
             } else {
-                ncpu.min(1 + budget.saturating_sub(4) / 3).clamp(1, 4)
+                ncpu.min(1 + budget.saturating_sub(5) / 3).clamp(1, 4)
             };
-            let fixed = frame_threads + 2;
+            let reserve = u32::from(frame_threads > 1);
+            let fixed = frame_threads + 2 + reserve;
             let (b, lookahead, delay) = if budget < fixed + 1 || (realtime && bf == 0) {
                 (0, 0, 0)
             } else {
                 let b = bf.min((budget - fixed - 1) / 2).min(16);
                 let lookahead = if realtime { b + 1 } else { budget - fixed - b };
-                (b, lookahead, lookahead + fixed + b)
+                (b, lookahead, lookahead + fixed - reserve + b)
             };
             let frame_threads = if lookahead == 0 { 1 } else { frame_threads };
             bf = b;
