@@ -9,8 +9,8 @@
 //! predict from the same plane of the previous FRAME, so a compressor and a decompressor
 //! each live for one session and see every FRAME of it in order.
 
-use crate::codec::PixelFormat;
 use crate::error::ProtoError;
+use crate::pixel_format::PixelFormat;
 use vtremote_vtl::{PlaneDecoder, PlaneEncoder, PlaneShape, SampleFormat};
 
 /// zstd level of the original client (`ZSTD_compress(..., 1)`): fast enough for 4K60 on one core.

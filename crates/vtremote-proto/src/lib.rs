@@ -5,17 +5,16 @@
 //! anything is allocated for it. The byte layout follows `spec/vtremote-v1.md`; the golden
 //! vectors of its worked example (§13) are the tests in `tests/golden.rs`.
 
-pub mod codec;
 pub mod compression;
 pub mod error;
 pub mod header;
 pub mod limits;
 pub mod message;
 pub mod options;
+pub mod pixel_format;
 mod reader;
 mod writer;
 
-pub use codec::{Codec, PixelFormat};
 pub use compression::WireCompression;
 pub use compression::{PlaneCompressor, PlaneDecompressor};
 pub use error::ProtoError;
@@ -26,3 +25,4 @@ pub use message::{
     HelloStatus, Message, Packet, Plane, PlaneSource, PlaneView, SideData,
 };
 pub use options::{ConfigureOptions, Mode};
+pub use pixel_format::{Codec, PixelFormat};

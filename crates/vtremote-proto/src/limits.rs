@@ -1,9 +1,9 @@
 //! Size limits checked before any payload is allocated (spec §1.4 and §12.1: the original
 //! daemon has none and can be made to allocate 4 GiB by one unauthenticated header).
 
-use crate::codec::PixelFormat;
 use crate::error::ProtoError;
 use crate::header::{Header, MessageType};
+use crate::pixel_format::PixelFormat;
 
 /// HELLO carries four short strings; 64 KiB is the spec's suggested bound for anything read
 /// before authentication and is far above the ~100 bytes real clients send.

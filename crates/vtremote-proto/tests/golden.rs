@@ -248,3 +248,13 @@ fn mock_style_error_without_length_prefix_still_shows_its_text() {
     assert_eq!(e.code, ErrorCode::Internal);
     assert_eq!(e.message, "boom: bad things");
 }
+
+#[test]
+fn overhead_constants_match_the_spec_layouts() {
+    // 4x2 NV12 uncompressed: 8 luma + 4 chroma bytes of picture data in the whole message.
+    let frame = build_frame(WireCompression::None);
+    assert_eq!(frame.len() - Frame::message_overhead(2), 8 + 4);
+    let mut packet = Vec::new();
+    Packet::encode_message(&mut packet, 0, 0, 1, 1, &[0, 0, 0, 1, 0x65]);
+    assert_eq!(packet.len() - Packet::MESSAGE_OVERHEAD, 5);
+}

@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod backend;
+pub mod connection;
+pub mod message_io;
+pub mod registry;
 pub mod server;
 pub mod session;
 pub mod slots;
 pub mod stats;
-pub mod wire;

@@ -1,22 +1,22 @@
 //! The listener: accepts connections, bounds how many are handled at once, hands each to a
-//! session thread, and shuts down cleanly on SIGINT/SIGTERM.
+//! session thread, and on SIGINT/SIGTERM stops every session and waits for them within a
+//! bound (`registry`).
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{info, warn};
 
 use crate::backend::Backend;
+use crate::registry::{Registry, STOP_DEADLINE, STOP_GRACE};
 use crate::session::{self, ServerIdentity, SessionContext};
 use crate::slots::Slots;
 
 /// Connections still in their handshake beyond the session budget: enough for clients that
 /// are told "busy" to get that answer, few enough that a flood cannot spawn unbounded threads.
 const EXTRA_HANDSHAKES: usize = 16;
-/// How long shutdown waits for running sessions to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub struct ServerConfig {
     pub token: Option<Vec<u8>>,
@@ -94,7 +94,7 @@ impl Server {
 
     pub fn run(self) {
         let slots = Slots::new(self.config.max_sessions);
-        let connections = Arc::new(AtomicUsize::new(0));
+        let mut sessions = Registry::default();
         let next_id = AtomicU64::new(1);
         let identity = Arc::new(ServerIdentity {
             name: format!("vtremoted ({})", self.backend.name()),
@@ -119,7 +119,7 @@ impl Server {
                     continue;
                 }
             };
-            if connections.load(Ordering::Acquire) >= max_connections {
+            if sessions.reap() >= max_connections {
                 warn!(peer = ?stream.peer_addr().ok(), "too many connections ({max_connections}); closing");
                 drop(stream);
                 continue;
@@ -136,26 +136,39 @@ impl Server {
                 shutdown: self.shutdown.clone(),
             };
             if self.config.once {
-                session::run(stream, ctx);
+                let _ = session::run(stream, ctx);
                 break;
             }
-            connections.fetch_add(1, Ordering::AcqRel);
-            let counter = connections.clone();
+            // The registry's handle on the socket lives only as long as the session: a
+            // finished session's descriptor is closed at once, not at the next reap.
+            let handle = match stream.try_clone() {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    warn!(
+                        session = id,
+                        "cannot keep a handle to stop the session: {e}; closing"
+                    );
+                    continue;
+                }
+            };
+            let weak = Arc::downgrade(&handle);
             let spawned = std::thread::Builder::new()
                 .name(format!("vtremoted-session-{id}"))
                 .spawn(move || {
-                    session::run(stream, ctx);
-                    counter.fetch_sub(1, Ordering::AcqRel);
+                    let _ = session::run(stream, ctx);
+                    drop(handle);
                 });
-            if let Err(e) = spawned {
-                connections.fetch_sub(1, Ordering::AcqRel);
-                warn!("cannot start a session thread: {e}");
+            let stopper = move |how| {
+                if let Some(s) = weak.upgrade() {
+                    let _ = s.shutdown(how);
+                }
+            };
+            match spawned {
+                Ok(thread) => sessions.insert(id, Box::new(stopper), thread),
+                Err(e) => warn!("cannot start a session thread: {e}"),
             }
         }
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while connections.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        sessions.stop_all(STOP_GRACE, STOP_DEADLINE);
         info!("vtremoted stopped");
     }
 }

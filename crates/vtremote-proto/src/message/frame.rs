@@ -69,6 +69,16 @@ pub struct PlaneView<'a> {
 impl Frame {
     const TY: MessageType = MessageType::Frame;
     pub const FLAG_FORCE_KEYFRAME: u32 = 1;
+    /// pts, duration, flags and plane_count: the payload before the first plane.
+    pub const FIXED_LEN: usize = 21;
+    /// stride, height and data_len: what precedes each plane's data.
+    pub const PLANE_HEADER_LEN: usize = 12;
+
+    /// Bytes of a whole FRAME message (header included) that are not picture data, for
+    /// `planes` planes and no side data.
+    pub const fn message_overhead(planes: usize) -> usize {
+        crate::HEADER_LEN + Self::FIXED_LEN + planes * Self::PLANE_HEADER_LEN
+    }
 
     pub fn force_keyframe(&self) -> bool {
         self.flags & Self::FLAG_FORCE_KEYFRAME != 0

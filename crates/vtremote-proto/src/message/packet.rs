@@ -20,6 +20,8 @@ impl Packet {
     const TY: MessageType = MessageType::Packet;
     pub const FLAG_KEYFRAME: u32 = 1;
     pub const FIXED_LEN: usize = 32;
+    /// Bytes of a whole PACKET message (header included) besides its data.
+    pub const MESSAGE_OVERHEAD: usize = crate::HEADER_LEN + Self::FIXED_LEN;
 
     pub fn is_keyframe(&self) -> bool {
         self.flags & Self::FLAG_KEYFRAME != 0

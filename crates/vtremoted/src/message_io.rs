@@ -1,14 +1,15 @@
-//! Reading and writing whole messages on a socket with deadlines.
+//! Reading whole messages from a connection with deadlines.
 //!
 //! Every header and payload read is bounded: the idle timeout covers waiting for the next
 //! message, and the payload must then arrive within the same budget, so a client that
 //! trickles bytes (slowloris, spec §12.1) is dropped instead of holding a thread forever.
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io;
 use std::time::{Duration, Instant};
 
 use vtremote_proto::{Header, Limits, Message, ProtoError, HEADER_LEN};
+
+use crate::connection::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
@@ -23,8 +24,8 @@ pub enum WireError {
 }
 
 /// Fills `buf` completely before `deadline`. `Ok(false)` = clean EOF before the first byte.
-fn read_full(
-    stream: &mut TcpStream,
+fn read_full<C: Connection>(
+    stream: &mut C,
     buf: &mut [u8],
     deadline: Instant,
     idle: Duration,
@@ -65,8 +66,8 @@ fn read_full(
 
 /// Reads one message. `Ok(None)` on a clean close between messages.
 /// Returns the message and its size on the wire.
-pub fn read_message(
-    stream: &mut TcpStream,
+pub fn read_message<C: Connection>(
+    stream: &mut C,
     limits: &Limits,
     idle: Duration,
 ) -> Result<Option<(Message, usize)>, WireError> {

@@ -1,4 +1,4 @@
-//! Codec names and wire pixel-format codes (spec §3.1, §5.6).
+//! Wire pixel-format codes (spec §5.6), and the codec names re-exported beside them (spec §3.1).
 
 use std::fmt;
 
