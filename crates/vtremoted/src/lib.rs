@@ -3,6 +3,8 @@
 //! The library half exists so integration tests can start a real server in-process; the
 //! binary (`main.rs`) only parses flags and picks a backend.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod auth;
 pub mod backend;
 pub mod connection;

@@ -9,15 +9,9 @@ use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
 // Never on macOS: see the `lavc` feature in Cargo.toml.
 #[cfg(all(feature = "lavc", not(target_os = "macos")))]
 pub mod lavc;
-#[cfg(any(target_os = "macos", feature = "vt-typecheck"))]
+// Compiled everywhere: its platform-neutral halves are unit-tested on every host, and it
+// gates its framework-calling children itself.
 pub mod videotoolbox;
-// The VideoToolbox backend's platform-neutral halves are built (and unit-tested) everywhere.
-#[path = "videotoolbox/options_table.rs"]
-pub mod vt_options;
-#[path = "videotoolbox/osstatus.rs"]
-pub mod vt_osstatus;
-#[path = "videotoolbox/policy.rs"]
-pub mod vt_policy;
 
 /// Why a backend refused or failed. `Unsupported` becomes ERROR 3 (the client asked for
 /// something this helper cannot do), `Failed` becomes ERROR 5.

@@ -144,6 +144,138 @@ fn label(name: &str, hardware: bool) -> String {
     )
 }
 
+/// Start-up probing: opens test sessions and records what was tried, for `--list-codecs`.
+struct Probe {
+    node: Option<String>,
+    ncpu: usize,
+    report: Vec<String>,
+}
+
+impl Probe {
+    /// Opens `name` on a test session (8-bit, and 10-bit for HEVC).
+    fn open(&mut self, name: &str, codec: Codec) -> Option<EncoderChoice> {
+        let hardware = is_hardware(name);
+        let node = self.node.as_deref();
+        match probe_encoder(name, codec, PixelFormat::Nv12, node, self.ncpu) {
+            Ok(()) => {
+                let ten_bit = codec == Codec::Hevc
+                    && probe_encoder(name, codec, PixelFormat::P010, node, self.ncpu).is_ok();
+                self.report.push(format!(
+                    "{codec}: encoder {} opens{}",
+                    label(name, hardware),
+                    if ten_bit { " (nv12, p010)" } else { " (nv12)" }
+                ));
+                Some(EncoderChoice {
+                    name: name.to_string(),
+                    hardware,
+                    ten_bit,
+                })
+            }
+            Err(e) => {
+                self.report
+                    .push(format!("{codec}: encoder {name} unavailable: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The encoder named on the command line: it must exist, encode `codec` and open.
+    fn pinned(
+        &mut self,
+        name: &str,
+        codec: Codec,
+        software: Option<&EncoderChoice>,
+    ) -> Result<EncoderChoice, BackendError> {
+        let found = ffi::Codec::find_encoder(name).ok_or_else(|| {
+            BackendError::unsupported(
+                "encoder",
+                format!("{name} is not an encoder in this FFmpeg build"),
+            )
+        })?;
+        if found.id() != ffi::codec_id(codec) {
+            return Err(BackendError::unsupported(
+                "encoder",
+                format!("{name} does not encode {codec}"),
+            ));
+        }
+        let choice = if name == software_encoder(codec) {
+            software.cloned()
+        } else {
+            self.open(name, codec)
+        };
+        let c = choice.ok_or_else(|| {
+            BackendError::failed(format!(
+                "{name} was chosen for {codec} but does not open on this machine"
+            ))
+        })?;
+        self.report.push(format!(
+            "{codec}: using {} (chosen on the command line)",
+            label(&c.name, c.hardware)
+        ));
+        Ok(c)
+    }
+
+    /// The first hardware encoder that opens, else the software one.
+    fn best(&mut self, codec: Codec, software: Option<&EncoderChoice>) -> Option<EncoderChoice> {
+        let candidates = match codec {
+            Codec::H264 => H264_CANDIDATES,
+            Codec::Hevc => HEVC_CANDIDATES,
+        };
+        let has_node = self.node.is_some();
+        let hw = candidates
+            .iter()
+            .filter(|n| ffi::Codec::find_encoder(n).is_some())
+            .filter(|n| Family::of(n) != Family::Vaapi || has_node)
+            .find_map(|n| self.open(n, codec));
+        let chosen = hw.or_else(|| software.cloned());
+        match &chosen {
+            Some(c) => self
+                .report
+                .push(format!("{codec}: using {}", label(&c.name, c.hardware))),
+            None => self.report.push(format!("{codec}: no encoder available")),
+        }
+        chosen
+    }
+
+    /// FFmpeg's native decoder for `codec`, if this build has it.
+    fn decoder(&mut self, codec: Codec) -> Option<String> {
+        let dec = native_decoder(codec);
+        let decodes = ffi::Codec::find_decoder(dec).is_some();
+        self.report.push(format!(
+            "{codec}: decoder {}",
+            if decodes {
+                format!("{dec} (software)")
+            } else {
+                format!("{dec} unavailable")
+            }
+        ));
+        decodes.then(|| dec.to_string())
+    }
+}
+
+/// What HELLO_ACK and `--list-codecs` say about `codec`.
+fn codec_support(
+    codec: Codec,
+    encoder: Option<&EncoderChoice>,
+    decoder: Option<&str>,
+) -> CodecSupport {
+    // Decoding converts to either format, so the list is what encoding accepts: p010 for
+    // HEVC only when a Main 10 test session opened (or nothing encodes at all).
+    let mut pix_fmts = vec![PixelFormat::Nv12];
+    if codec == Codec::Hevc && !matches!(encoder, Some(c) if !c.ten_bit) {
+        pix_fmts.push(PixelFormat::P010);
+    }
+    CodecSupport {
+        codec,
+        encode: encoder.is_some(),
+        decode: decoder.is_some(),
+        pix_fmts,
+        encoder_name: encoder.map(|c| label(&c.name, c.hardware)),
+        decoder_name: decoder.map(|d| format!("{d} (software)")),
+        hardware: encoder.is_some_and(|c| c.hardware),
+    }
+}
+
 impl LavcBackend {
     /// Probes encoders and decoders. `encoder_overrides` pins the libavcodec encoder for a
     /// codec (e.g. `(H264, "h264_vaapi")`); a pinned encoder that does not exist, is for
@@ -152,120 +284,27 @@ impl LavcBackend {
     /// that opens a 320x240 test session wins, then libx264/libx265.
     pub fn new(encoder_overrides: &[(Codec, String)]) -> Result<LavcBackend, BackendError> {
         ffi::quiet_logging();
-        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
         let render_node = first_render_node();
-        let node = render_node.as_deref();
-        let mut report = Vec::new();
+        let mut probe = Probe {
+            node: render_node.clone(),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            report: Vec::new(),
+        };
         let mut encoders = HashMap::new();
         let mut software = HashMap::new();
         let mut decoders = HashMap::new();
         let mut caps = Vec::new();
-
         for codec in [Codec::H264, Codec::Hevc] {
-            let open = |name: &str, report: &mut Vec<String>| -> Option<EncoderChoice> {
-                let hardware = is_hardware(name);
-                match probe_encoder(name, codec, PixelFormat::Nv12, node, ncpu) {
-                    Ok(()) => {
-                        let ten_bit = codec == Codec::Hevc
-                            && probe_encoder(name, codec, PixelFormat::P010, node, ncpu).is_ok();
-                        report.push(format!(
-                            "{codec}: encoder {} opens{}",
-                            label(name, hardware),
-                            if ten_bit { " (nv12, p010)" } else { " (nv12)" }
-                        ));
-                        Some(EncoderChoice {
-                            name: name.to_string(),
-                            hardware,
-                            ten_bit,
-                        })
-                    }
-                    Err(e) => {
-                        report.push(format!("{codec}: encoder {name} unavailable: {e}"));
-                        None
-                    }
-                }
+            let sw = probe.open(software_encoder(codec), codec);
+            let chosen = match encoder_overrides.iter().find(|(c, _)| *c == codec) {
+                Some((_, name)) => Some(probe.pinned(name, codec, sw.as_ref())?),
+                None => probe.best(codec, sw.as_ref()),
             };
-
-            let sw_name = software_encoder(codec);
-            let sw = open(sw_name, &mut report);
-            let chosen =
-                if let Some((_, name)) = encoder_overrides.iter().find(|(c, _)| *c == codec) {
-                    let found = ffi::Codec::find_encoder(name).ok_or_else(|| {
-                        BackendError::unsupported(
-                            "encoder",
-                            format!("{name} is not an encoder in this FFmpeg build"),
-                        )
-                    })?;
-                    if found.id() != ffi::codec_id(codec) {
-                        return Err(BackendError::unsupported(
-                            "encoder",
-                            format!("{name} does not encode {codec}"),
-                        ));
-                    }
-                    let choice = if name == sw_name {
-                        sw.clone()
-                    } else {
-                        open(name, &mut report)
-                    };
-                    let c = choice.ok_or_else(|| {
-                        BackendError::failed(format!(
-                            "{name} was chosen for {codec} but does not open on this machine"
-                        ))
-                    })?;
-                    report.push(format!(
-                        "{codec}: using {} (chosen on the command line)",
-                        label(&c.name, c.hardware)
-                    ));
-                    Some(c)
-                } else {
-                    let candidates = match codec {
-                        Codec::H264 => H264_CANDIDATES,
-                        Codec::Hevc => HEVC_CANDIDATES,
-                    };
-                    let hw = candidates
-                        .iter()
-                        .filter(|n| ffi::Codec::find_encoder(n).is_some())
-                        .filter(|n| Family::of(n) != Family::Vaapi || node.is_some())
-                        .find_map(|n| open(n, &mut report));
-                    let chosen = hw.or_else(|| sw.clone());
-                    match &chosen {
-                        Some(c) => {
-                            report.push(format!("{codec}: using {}", label(&c.name, c.hardware)))
-                        }
-                        None => report.push(format!("{codec}: no encoder available")),
-                    }
-                    chosen
-                };
-
-            let dec = native_decoder(codec);
-            let decodes = ffi::Codec::find_decoder(dec).is_some();
-            report.push(format!(
-                "{codec}: decoder {}",
-                if decodes {
-                    format!("{dec} (software)")
-                } else {
-                    format!("{dec} unavailable")
-                }
-            ));
-            if decodes {
-                decoders.insert(codec, dec.to_string());
+            let decoder = probe.decoder(codec);
+            caps.push(codec_support(codec, chosen.as_ref(), decoder.as_deref()));
+            if let Some(d) = decoder {
+                decoders.insert(codec, d);
             }
-
-            // Decoding converts to either format, so the list is what encoding accepts: p010
-            // for HEVC only when a Main 10 test session opened (or nothing encodes at all).
-            let mut pix_fmts = vec![PixelFormat::Nv12];
-            if codec == Codec::Hevc && !matches!(&chosen, Some(c) if !c.ten_bit) {
-                pix_fmts.push(PixelFormat::P010);
-            }
-            caps.push(CodecSupport {
-                codec,
-                encode: chosen.is_some(),
-                decode: decodes,
-                pix_fmts,
-                encoder_name: chosen.as_ref().map(|c| label(&c.name, c.hardware)),
-                decoder_name: decodes.then(|| format!("{dec} (software)")),
-                hardware: chosen.as_ref().is_some_and(|c| c.hardware),
-            });
             if let Some(c) = chosen {
                 encoders.insert(codec, c);
             }
@@ -278,9 +317,9 @@ impl LavcBackend {
             software,
             decoders,
             caps,
-            report,
+            report: probe.report,
             render_node,
-            ncpu,
+            ncpu: probe.ncpu,
         })
     }
 

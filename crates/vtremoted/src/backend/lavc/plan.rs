@@ -277,19 +277,56 @@ fn valid_space(v: i32) -> bool {
 }
 
 /// Builds the plan. `ncpu` is the number of CPU threads available to one session.
+/// What every section of [`plan`] reads.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    config: &'a EncoderConfig,
+    o: &'a ConfigureOptions,
+    g: &'a vtremote_proto::FrameGeometry,
+    encoder: &'a str,
+    family: Family,
+}
+
 pub fn plan(
     config: &EncoderConfig,
     encoder: &str,
     family: Family,
     ncpu: usize,
 ) -> Result<Plan, BackendError> {
-    let o = &config.options;
-    let g = &config.geometry;
+    let r = Request {
+        config,
+        o: &config.options,
+        g: &config.geometry,
+        encoder,
+        family,
+    };
+    check_input(&r)?;
     let mut p = Plan {
         flags: AV_CODEC_FLAG_GLOBAL_HEADER,
         ..Default::default()
     };
+    let profile = profile_and_level(&mut p, &r)?;
+    let realtime = r.o.realtime == 1 || r.o.has_flag(FLAG_LOW_DELAY);
+    rate_control(&mut p, &r)?;
+    gop_and_quantisers(&mut p, &r)?;
+    entropy(&mut p, &r, profile.as_ref());
+    speed_and_references(&mut p, &r, realtime)?;
+    ignored_hints(&mut p, &r);
+    colour(&mut p, &r);
+    captions(&mut p, &r);
+    delay(&mut p, &r, profile.as_ref(), realtime, ncpu);
+    Ok(p)
+}
 
+/// Refusals that depend only on the codec, format and size.
+fn check_input(r: &Request<'_>) -> Result<(), BackendError> {
+    let Request {
+        config,
+        g,
+        encoder,
+        family,
+        ..
+    } = *r;
     if config.codec == Codec::H264 && g.pix_fmt == PixelFormat::P010 {
         return Err(BackendError::unsupported(
             "pix_fmt",
@@ -306,7 +343,18 @@ pub fn plan(
         ));
     }
 
-    // Profile and level.
+    Ok(())
+}
+
+/// Profile and level, validated; the profile also limits entropy coding and B-frames.
+fn profile_and_level(p: &mut Plan, r: &Request<'_>) -> Result<Option<Profile>, BackendError> {
+    let Request {
+        config,
+        o,
+        g,
+        encoder,
+        family,
+    } = *r;
     let profile = match config.codec {
         Codec::H264 => h264_profile(o.profile, encoder)?,
         Codec::Hevc => Some(hevc_profile(o.profile, g.pix_fmt)?),
@@ -339,8 +387,18 @@ pub fn plan(
         }
     }
 
-    // Rate control.
-    let realtime = o.realtime == 1 || o.has_flag(FLAG_LOW_DELAY);
+    Ok(profile)
+}
+
+/// Bitrate or quality mode and the VBV.
+fn rate_control(p: &mut Plan, r: &Request<'_>) -> Result<(), BackendError> {
+    let Request {
+        config,
+        o,
+        encoder,
+        family,
+        ..
+    } = *r;
     if o.quality_mode() {
         let crf = quality_to_crf(o);
         if o.bitrate > 0 {
@@ -406,6 +464,12 @@ pub fn plan(
         p.rc_buffer_size = p.rc_max_rate.min(i32::MAX as i64) as i32;
     }
 
+    Ok(())
+}
+
+/// GOP length, closed GOPs and the quantiser bounds.
+fn gop_and_quantisers(p: &mut Plan, r: &Request<'_>) -> Result<(), BackendError> {
+    let Request { o, g, family, .. } = *r;
     if o.gop > 0 {
         p.gop_size = Some(o.gop);
     }
@@ -450,7 +514,18 @@ pub fn plan(
         p.qmax = (o.qmax >= 0).then_some(o.qmax);
     }
 
-    // Entropy coding (H.264 only; HEVC is always CABAC).
+    Ok(())
+}
+
+/// CAVLC/CABAC (H.264 only; HEVC is always CABAC).
+fn entropy(p: &mut Plan, r: &Request<'_>, profile: Option<&Profile>) {
+    let Request {
+        config,
+        o,
+        encoder,
+        family,
+        ..
+    } = *r;
     let no_cabac = profile.as_ref().is_some_and(|pr| pr.no_cabac);
     match (config.codec, o.entropy) {
         (_, Entropy::Auto) => {}
@@ -477,8 +552,17 @@ pub fn plan(
             )),
         },
     }
+}
 
-    // Speed/latency presets.
+/// Speed/latency presets, reference frames and slice size.
+fn speed_and_references(p: &mut Plan, r: &Request<'_>, realtime: bool) -> Result<(), BackendError> {
+    let Request {
+        config,
+        o,
+        encoder,
+        family,
+        ..
+    } = *r;
     let fast = o.prio_speed != 0;
     match family {
         Family::X264 | Family::X265 => {
@@ -522,7 +606,14 @@ pub fn plan(
         }
     }
 
-    // Hints without an equivalent here.
+    Ok(())
+}
+
+/// Hints without an equivalent here: each becomes a warning.
+fn ignored_hints(p: &mut Plan, r: &Request<'_>) {
+    let Request {
+        o, encoder, family, ..
+    } = *r;
     if o.power_efficient >= 1 {
         p.warn(format!(
             "power_efficient={}: {encoder} has no power-efficiency mode; ignored",
@@ -554,8 +645,11 @@ pub fn plan(
             o.alpha_quality
         ));
     }
+}
 
-    // Colour description (written to the VUI, never used to convert pixels).
+/// Colour description (written to the VUI, never used to convert pixels) and aspect ratio.
+fn colour(p: &mut Plan, r: &Request<'_>) {
+    let Request { o, .. } = *r;
     let c = &o.color;
     match c.range {
         0 => {}
@@ -596,7 +690,11 @@ pub fn plan(
             _ => p.warn(format!("sar_num/sar_den={n}/{d}: too large; ignored")),
         }
     }
+}
 
+/// Where A53 closed captions get embedded.
+fn captions(p: &mut Plan, r: &Request<'_>) {
+    let Request { o, family, .. } = *r;
     // A53 closed captions: libx264 embeds them when asked and NVENC always embeds frame side
     // data; for the others we insert the SEI into the output ourselves (vtremote_media::sei).
     match family {
@@ -604,7 +702,17 @@ pub fn plan(
         Family::Nvenc => {}
         _ => p.insert_captions = o.a53_cc != 0,
     }
+}
 
+/// B-frames, lookahead and threads within the frames the encoder may hold.
+fn delay(p: &mut Plan, r: &Request<'_>, profile: Option<&Profile>, realtime: bool, ncpu: usize) {
+    let Request {
+        config,
+        o,
+        encoder,
+        family,
+        ..
+    } = *r;
     // B-frames and delay. The encoder may hold at most `budget` frames: the original client
     // deadlocks when the encoder keeps its whole in-flight window.
     let budget = config.max_delay_frames.saturating_sub(1);
@@ -699,7 +807,6 @@ pub fn plan(
         ));
     }
     p.max_b_frames = bf as i32;
-    Ok(p)
 }
 
 fn entropy_num(e: Entropy) -> i32 {

@@ -6,7 +6,7 @@ use std::ffi::{c_void, CString};
 use std::ptr::NonNull;
 
 use super::ffi;
-use crate::backend::vt_options::Symbol;
+use crate::backend::videotoolbox::options_table::Symbol;
 use crate::backend::BackendError;
 
 /// One owned (+1) CoreFoundation reference.

@@ -5,7 +5,7 @@
 //! trusting `kVTDecodeFrame_EnableTemporalProcessing`, whose display-order output Apple does
 //! not promise (videotoolbox.md §8 step 6, §12). Every decision that needs no VideoToolbox
 //! (what a status means, when a picture leaves the reorder buffer, how parameter sets merge,
-//! which packets are decoded, the output range, cropping and padding) is `vt_policy`'s and
+//! which packets are decoded, the output range, cropping and padding) is `policy`'s and
 //! unit-tested on every host; this file is the FFI around it.
 
 use std::ffi::c_void;
@@ -17,8 +17,8 @@ use vtremote_proto::{Codec, FrameGeometry};
 
 use super::cf::{self, Cf, Dict};
 use super::{check, ffi, from_cmtime, pixel_format_type, to_cmtime};
-use crate::backend::vt_osstatus;
-use crate::backend::vt_policy::{
+use crate::backend::videotoolbox::osstatus;
+use crate::backend::videotoolbox::policy::{
     self, DecodedPlane, DropCause, DropLog, RecreateBudget, ReorderBuffer, StatusAction,
 };
 use crate::backend::{
@@ -118,16 +118,15 @@ unsafe extern "C" fn output_callback(
             }
             // VideoToolbox chose not to output the picture: lost, but nothing failed.
             Err(ffi::noErr) => state.dropped.push(DropCause::NoOutput),
-            Err(status) => match vt_policy::decode_status_action(status) {
+            Err(status) => match policy::decode_status_action(status) {
                 StatusAction::DropPicture => state.dropped.push(DropCause::Status(status)),
                 StatusAction::RecreateSession => {
                     state.lost.get_or_insert(status);
                 }
                 StatusAction::Fail => {
-                    state.fatal.get_or_insert(format!(
-                        "decoder callback: {}",
-                        vt_osstatus::describe(status)
-                    ));
+                    state
+                        .fatal
+                        .get_or_insert(format!("decoder callback: {}", osstatus::describe(status)));
                 }
             },
         }
@@ -135,7 +134,7 @@ unsafe extern "C" fn output_callback(
 }
 
 /// Copies the decoded picture into tightly packed planes of exactly `geometry`
-/// (`vt_policy::fit_plane`: cropped where larger, black where smaller).
+/// (`policy::fit_plane`: cropped where larger, black where smaller).
 ///
 /// # Safety
 /// `image` must be a live bi-planar pixel buffer.
@@ -150,7 +149,7 @@ unsafe fn copy_out(
     if status != ffi::noErr {
         return Err(format!(
             "locking a decoded picture: {}",
-            vt_osstatus::describe(status)
+            osstatus::describe(status)
         ));
     }
     let result = (|| {
@@ -174,7 +173,7 @@ unsafe fn copy_out(
             }
             // The width bounds what is picture: the rest of each row is CoreVideo's
             // alignment padding, which must not reach the client.
-            let visible = vt_policy::visible_row_bytes(geometry.pix_fmt, i, width);
+            let visible = policy::visible_row_bytes(geometry.pix_fmt, i, width);
             let len = match rows {
                 0 => 0,
                 _ => (rows - 1)
@@ -185,7 +184,7 @@ unsafe fn copy_out(
             // SAFETY: a locked plane spans `rows` rows of `stride` bytes from `base`; `len`
             // ends inside the last row.
             let data = unsafe { std::slice::from_raw_parts(base, len) };
-            *out = vt_policy::fit_plane(
+            *out = policy::fit_plane(
                 geometry,
                 i,
                 full_range,
@@ -390,9 +389,8 @@ impl VtDecoder {
     fn start(&mut self) -> Result<(), BackendError> {
         let (info, format) = self.describe()?;
         let full_range =
-            vt_policy::decoder_full_range(info.video_full_range, format_full_range(&format));
-        self.reorder
-            .set_depth(vt_policy::decoder_reorder_depth(&info));
+            policy::decoder_full_range(info.video_full_range, format_full_range(&format));
+        self.reorder.set_depth(policy::decoder_reorder_depth(&info));
         let shared = Arc::new(Shared {
             geometry: self.geometry,
             time_base: self.time_base,
@@ -414,19 +412,18 @@ impl VtDecoder {
             return self.start();
         };
         let full_range =
-            vt_policy::decoder_full_range(info.video_full_range, format_full_range(&format));
+            policy::decoder_full_range(info.video_full_range, format_full_range(&format));
         // SAFETY: live session and format description.
         let can_accept = unsafe {
             ffi::VTDecompressionSessionCanAcceptFormatDescription(session.raw, format.as_ptr())
         } != 0;
-        if vt_policy::keep_session_for_new_parameter_sets(
+        if policy::keep_session_for_new_parameter_sets(
             can_accept,
             session.shared().full_range,
             full_range,
         ) {
             session.format = format;
-            self.reorder
-                .set_depth(vt_policy::decoder_reorder_depth(&info));
+            self.reorder.set_depth(policy::decoder_reorder_depth(&info));
             return Ok(());
         }
         self.finish_session(out)?;
@@ -440,13 +437,13 @@ impl VtDecoder {
         if !self.recreations.try_recreate() {
             return Err(BackendError::failed(format!(
                 "VideoToolbox decoder still failing after {} new sessions: {}",
-                vt_policy::MAX_RECREATIONS_IN_A_ROW,
-                vt_osstatus::describe(status)
+                policy::MAX_RECREATIONS_IN_A_ROW,
+                osstatus::describe(status)
             )));
         }
         tracing::warn!(
             "VideoToolbox decoder: {}; starting a new session",
-            vt_osstatus::describe(status)
+            osstatus::describe(status)
         );
         self.session = None;
         self.session_restarts += 1;
@@ -510,7 +507,7 @@ impl VtDecoder {
         if let Some(s) = &self.session {
             // SAFETY: live session; waits for delayed frames (calls FinishDelayedFrames itself).
             let status = unsafe { ffi::VTDecompressionSessionWaitForAsynchronousFrames(s.raw) };
-            match vt_policy::decode_status_action(status) {
+            match policy::decode_status_action(status) {
                 _ if status == ffi::noErr => {}
                 StatusAction::DropPicture => self.note_drop(DropCause::Status(status)),
                 // Nothing more will come out of it; the next packet starts a new one.
@@ -542,15 +539,15 @@ impl VtDecoder {
                 ffi::CMTime::INVALID
             },
             presentation_time_stamp: to_cmtime(packet.pts, self.time_base)?,
-            decode_time_stamp: if packet.dts == vt_policy::NO_TIMESTAMP {
+            decode_time_stamp: if packet.dts == policy::NO_TIMESTAMP {
                 ffi::CMTime::INVALID
             } else {
                 to_cmtime(packet.dts, self.time_base)?
             },
         };
         let mut block: ffi::CMBlockBufferRef = std::ptr::null_mut();
-        // SAFETY: CoreMedia allocates `len` bytes now (AssureMemoryNow); Create-rule output.
         check(
+            // SAFETY: CoreMedia allocates `len` bytes now (AssureMemoryNow); Create-rule output.
             unsafe {
                 ffi::CMBlockBufferCreateWithMemoryBlock(
                     std::ptr::null(),
@@ -569,8 +566,8 @@ impl VtDecoder {
         // SAFETY: Create rule.
         let block_owned = unsafe { Cf::from_create(block) }
             .ok_or_else(|| BackendError::failed("no block buffer"))?;
-        // SAFETY: copies `len` bytes from our live Vec into the block buffer of the same size.
         check(
+            // SAFETY: copies `len` bytes from our live Vec into the block buffer of the same size.
             unsafe {
                 ffi::CMBlockBufferReplaceDataBytes(
                     sample_data.as_ptr() as *const c_void,
@@ -583,9 +580,9 @@ impl VtDecoder {
         )?;
         let size = sample_data.len();
         let mut sample: ffi::CMSampleBufferRef = std::ptr::null_mut();
-        // SAFETY: live block buffer and format description; one sample with one timing and
-        // one size entry; the sample retains both.
         check(
+            // SAFETY: live block buffer and format description; one sample with one timing and
+            // one size entry; the sample retains both.
             unsafe {
                 ffi::CMSampleBufferCreateReady(
                     std::ptr::null(),
@@ -634,7 +631,7 @@ impl VideoDecoder for VtDecoder {
         packet: &CompressedPacket<'_>,
         out: &mut Vec<DecodedFrame>,
     ) -> Result<(), BackendError> {
-        let merged = vt_policy::merge_in_band(&mut self.parameter_sets, self.codec, packet.data);
+        let merged = policy::merge_in_band(&mut self.parameter_sets, self.codec, packet.data);
         if merged.unreadable > 0 {
             tracing::debug!(
                 "VideoToolbox decoder: {} in-band parameter set(s) at pts {} without a readable id; ignored",
@@ -648,7 +645,7 @@ impl VideoDecoder for VtDecoder {
             // A session that ended (invalidated at flush) restarts with the next packet.
             self.start()?;
         }
-        if !vt_policy::packet_has_picture(self.codec, packet.data) {
+        if !policy::packet_has_picture(self.codec, packet.data) {
             self.skip(packet.pts, false);
             return Ok(());
         }
@@ -660,7 +657,7 @@ impl VideoDecoder for VtDecoder {
         let status = self.submit(session, packet)?;
         if status != ffi::noErr {
             // Apple: no callback comes for a frame whose DecodeFrame failed.
-            match vt_policy::decode_status_action(status) {
+            match policy::decode_status_action(status) {
                 StatusAction::DropPicture => self.note_drop(DropCause::Status(status)),
                 StatusAction::RecreateSession => {
                     self.collect(out, false)?;

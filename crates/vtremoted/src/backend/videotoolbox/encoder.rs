@@ -2,7 +2,7 @@
 //!
 //! The decisions that need no VideoToolbox (which status recreates the session, how the
 //! delay budget is split, the DTS depth, reading parameter sets when the count query fails,
-//! the published extradata) are `vt_policy`'s and unit-tested on every host; this file is
+//! the published extradata) are `policy`'s and unit-tested on every host; this file is
 //! the FFI around them.
 
 use std::ffi::{c_int, c_void, CString};
@@ -14,9 +14,11 @@ use vtremote_proto::Codec;
 
 use super::cf::{self, Cf, Dict};
 use super::{check, codec_type, ffi, from_cmtime, pixel_format_type, to_cmtime, ARM64};
-use crate::backend::vt_options::{self, ColourAttribute, Context, OnFailure, PropValue, Symbol};
-use crate::backend::vt_osstatus;
-use crate::backend::vt_policy::{
+use crate::backend::videotoolbox::options_table::{
+    self, ColourAttribute, Context, OnFailure, PropValue, Symbol,
+};
+use crate::backend::videotoolbox::osstatus;
+use crate::backend::videotoolbox::policy::{
     self, DropCause, EncodedOutputs, EncoderOutput, RecreateBudget, StatusAction,
 };
 use crate::backend::{
@@ -94,7 +96,7 @@ unsafe extern "C" fn output_callback(
             let dropped = info_flags & ffi::kVTEncodeInfo_FrameDropped != 0;
             // SAFETY: a non-NULL sample buffer is valid for the duration of the callback.
             let ready = !sample.is_null() && unsafe { ffi::CMSampleBufferDataIsReady(sample) } != 0;
-            match vt_policy::encoder_output(dropped, !sample.is_null(), ready) {
+            match policy::encoder_output(dropped, !sample.is_null(), ready) {
                 EncoderOutput::Nothing => return,
                 EncoderOutput::DropPicture => Err(ffi::noErr),
                 // SAFETY: as above.
@@ -108,16 +110,15 @@ unsafe extern "C" fn output_callback(
                 state.fatal.get_or_insert(e);
             }
             Err(ffi::noErr) => state.dropped.push(DropCause::NotReady),
-            Err(status) => match vt_policy::encode_status_action(status) {
+            Err(status) => match policy::encode_status_action(status) {
                 StatusAction::RecreateSession => {
                     state.lost.get_or_insert(status);
                 }
                 StatusAction::DropPicture => state.dropped.push(DropCause::Status(status)),
                 StatusAction::Fail => {
-                    state.fatal.get_or_insert(format!(
-                        "encoder callback: {}",
-                        vt_osstatus::describe(status)
-                    ));
+                    state
+                        .fatal
+                        .get_or_insert(format!("encoder callback: {}", osstatus::describe(status)));
                 }
             },
         }
@@ -170,11 +171,11 @@ unsafe fn parameter_sets(
     if status != ffi::noErr {
         return Err(format!(
             "reading the NAL length size: {}",
-            vt_osstatus::describe(status)
+            osstatus::describe(status)
         ));
     }
     let units =
-        vt_policy::collect_parameter_sets((count_status == ffi::noErr).then_some(count), |i| {
+        policy::collect_parameter_sets((count_status == ffi::noErr).then_some(count), |i| {
             let (mut ptr, mut size): (*const u8, usize) = (std::ptr::null(), 0);
             let status = get(
                 i,
@@ -186,7 +187,7 @@ unsafe fn parameter_sets(
             if status != ffi::noErr || ptr.is_null() {
                 return Err(format!(
                     "reading parameter set {i}: {}",
-                    vt_osstatus::describe(status)
+                    osstatus::describe(status)
                 ));
             }
             // SAFETY: the format description owns `size` bytes at `ptr` while it is alive.
@@ -246,7 +247,7 @@ unsafe fn sample_description_atom(
 /// # Safety
 /// `sample` must be a live, non-NULL encoder output sample buffer whose data is ready.
 unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Output, String> {
-    // SAFETY (whole block): Get-rule accessors on a live sample; nothing is retained past
+    // SAFETY: Get-rule accessors on a live sample; nothing is retained past
     // this function and every returned pointer is checked before use.
     unsafe {
         let fmt = ffi::CMSampleBufferGetFormatDescription(sample);
@@ -266,7 +267,7 @@ unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Ou
         if status != ffi::noErr {
             return Err(format!(
                 "copying encoder output: {}",
-                vt_osstatus::describe(status)
+                osstatus::describe(status)
             ));
         }
         let attachments = ffi::CMSampleBufferGetSampleAttachmentsArray(sample, 0);
@@ -285,8 +286,8 @@ unsafe fn read_sample(codec: Codec, sample: ffi::CMSampleBufferRef) -> Result<Ou
             Vec::with_capacity(body.len() + if keyframe { parameter_sets.len() } else { 0 });
         // In-band parameter sets on every keyframe: Annex B consumers (MPEG-TS, the original
         // client with a muxer that ignores extradata) need them (videotoolbox.md §6); the
-        // published hvcC says so (vt_policy::PARAMETER_SETS_IN_BAND).
-        if keyframe && vt_policy::PARAMETER_SETS_IN_BAND {
+        // published hvcC says so (policy::PARAMETER_SETS_IN_BAND).
+        if keyframe && policy::PARAMETER_SETS_IN_BAND {
             annexb.extend_from_slice(&parameter_sets);
         }
         annexb.extend_from_slice(&body);
@@ -351,7 +352,7 @@ struct Recipe {
     height: i32,
     spec: Dict,
     attrs: Dict,
-    plan: vt_options::Plan,
+    plan: options_table::Plan,
 }
 
 fn set_property(
@@ -417,7 +418,7 @@ fn create_session(recipe: &Recipe, warnings: &mut Vec<String>) -> Result<Session
                 "{} ({}): {}",
                 p.key.literal,
                 p.option,
-                vt_osstatus::describe(status)
+                osstatus::describe(status)
             );
             match p.on_failure {
                 OnFailure::Fatal => return Err(BackendError::unsupported(p.option, text)),
@@ -425,8 +426,8 @@ fn create_session(recipe: &Recipe, warnings: &mut Vec<String>) -> Result<Session
             }
         }
     }
-    // SAFETY: live session.
     check(
+        // SAFETY: live session.
         unsafe { ffi::VTCompressionSessionPrepareToEncodeFrames(raw) },
         "VTCompressionSessionPrepareToEncodeFrames",
     )?;
@@ -480,22 +481,22 @@ impl Session {
             pool = unsafe { ffi::VTCompressionSessionGetPixelBufferPool(self.raw) };
             if pool.is_null() {
                 let status = if status == ffi::noErr {
-                    vt_policy::INVALID_SESSION
+                    policy::INVALID_SESSION
                 } else {
                     status
                 };
-                return Err(match vt_policy::encode_status_action(status) {
+                return Err(match policy::encode_status_action(status) {
                     StatusAction::RecreateSession => SubmitError::SessionLost(status),
                     _ => SubmitError::Failed(BackendError::failed(format!(
                         "the compression session has no pixel buffer pool: {}",
-                        vt_osstatus::describe(status)
+                        osstatus::describe(status)
                     ))),
                 });
             }
         }
         let mut pb: ffi::CVPixelBufferRef = std::ptr::null_mut();
-        // SAFETY: live pool; Create-rule output owned by `buffer` below.
         check(
+            // SAFETY: live pool; Create-rule output owned by `buffer` below.
             unsafe { ffi::CVPixelBufferPoolCreatePixelBuffer(std::ptr::null(), pool, &mut pb) },
             "CVPixelBufferPoolCreatePixelBuffer",
         )?;
@@ -511,7 +512,7 @@ impl Session {
         };
         let props = if force_keyframe {
             let mut d = Dict::new()?;
-            let key = cf::symbol(&vt_options::FORCE_KEY_FRAME)?;
+            let key = cf::symbol(&options_table::FORCE_KEY_FRAME)?;
             d.set(key.as_ptr(), cf::boolean(true));
             Some((d, key))
         } else {
@@ -532,7 +533,7 @@ impl Session {
             )
         };
         drop(buffer);
-        match vt_policy::encode_status_action(status) {
+        match policy::encode_status_action(status) {
             StatusAction::RecreateSession => Err(SubmitError::SessionLost(status)),
             _ => check(status, "VTCompressionSessionEncodeFrame").map_err(SubmitError::Failed),
         }
@@ -570,8 +571,8 @@ fn copy_into(
     frame: &RawFrame<'_>,
     geometry: &vtremote_proto::FrameGeometry,
 ) -> Result<(), BackendError> {
-    // SAFETY: `pb` is a live pixel buffer we own; locked for writing until the unlock below.
     check(
+        // SAFETY: `pb` is a live pixel buffer we own; locked for writing until the unlock below.
         unsafe { ffi::CVPixelBufferLockBaseAddress(pb, 0) },
         "CVPixelBufferLockBaseAddress",
     )?;
@@ -658,7 +659,7 @@ fn warm_up(
             SubmitError::Failed(e) => e,
             SubmitError::SessionLost(status) => BackendError::failed(format!(
                 "the warm-up encode lost its session: {}",
-                vt_osstatus::describe(status)
+                osstatus::describe(status)
             )),
         })?;
     check(warm.complete(), "VTCompressionSessionCompleteFrames")?;
@@ -694,6 +695,98 @@ pub struct VtEncoder {
     force_keyframe: bool,
 }
 
+/// The pixel buffer pool's attributes: format, size, IOSurface backing, and the colour
+/// tags that carry into the encoder, as FFmpeg's do.
+fn source_attributes(
+    config: &EncoderConfig,
+    width: i32,
+    height: i32,
+) -> Result<Dict, BackendError> {
+    let mut attrs = Dict::new()?;
+    let fourcc = pixel_format_type(
+        config.geometry.pix_fmt,
+        options_table::full_range(&config.options),
+    );
+    let (f, w, h) = (
+        cf::i32_number(fourcc as i32)?,
+        cf::i32_number(width)?,
+        cf::i32_number(height)?,
+    );
+    let io_surface = Dict::new()?;
+    // SAFETY: reading framework constants.
+    unsafe {
+        attrs.set(ffi::kCVPixelBufferPixelFormatTypeKey, f.as_ptr::<c_void>());
+        attrs.set(ffi::kCVPixelBufferWidthKey, w.as_ptr::<c_void>());
+        attrs.set(ffi::kCVPixelBufferHeightKey, h.as_ptr::<c_void>());
+        attrs.set(
+            ffi::kCVPixelBufferIOSurfacePropertiesKey,
+            io_surface.as_ptr(),
+        );
+    }
+    for (attribute, value) in options_table::source_colour_attributes(&config.options) {
+        // SAFETY: reading framework constants.
+        let key = unsafe {
+            match attribute {
+                ColourAttribute::Primaries => ffi::kCVImageBufferColorPrimariesKey,
+                ColourAttribute::TransferFunction => ffi::kCVImageBufferTransferFunctionKey,
+                ColourAttribute::YCbCrMatrix => ffi::kCVImageBufferYCbCrMatrixKey,
+            }
+        };
+        // The dictionary retains the value, so `value` may go after this.
+        let value = cf::symbol(&value)?;
+        attrs.set(key, value.as_ptr());
+    }
+    Ok(attrs)
+}
+
+/// The reorder depth the SPS in Annex B parameter sets declares, if it says.
+fn sps_reorder_depth(codec: Codec, annexb_ps: &[u8]) -> Option<u32> {
+    vtremote_media::stream_info_from_annexb(codec, annexb_ps)
+        .ok()
+        .and_then(|i| i.max_num_reorder_frames)
+}
+
+/// Parameter sets (Annex B) and the extradata record, from a throwaway session, never the
+/// live one (videotoolbox.md §5 step 8, §10: the original's warm-up broke PTS ordering).
+/// The SPS then says how deep VideoToolbox reorders: the DTS tracker's share of the budget
+/// may grow and B-frames may have to go, which may take a second warm-up.
+fn warm_parameter_sets(
+    recipe: &mut Recipe,
+    ctx: &Context<'_>,
+    config: &EncoderConfig,
+) -> Result<(Vec<u8>, Vec<u8>), BackendError> {
+    let refused = |r: options_table::Refusal| BackendError::unsupported(r.option, r.reason);
+    let mut warm = warm_up(recipe, &config.geometry, config.time_base)?;
+    let known = options_table::plan_with_depth(
+        ctx,
+        config.max_delay_frames,
+        sps_reorder_depth(config.codec, &warm.0),
+    )
+    .map_err(refused)?;
+    if known.delay != recipe.plan.delay {
+        let rewarm = policy::needs_new_warm_up(recipe.plan.delay, known.delay);
+        recipe.plan = known;
+        if rewarm {
+            warm = warm_up(recipe, &config.geometry, config.time_base)?;
+        }
+    }
+    let (parameter_sets, atom) = warm;
+    let extradata = policy::encoder_extradata(config.codec, atom.as_deref(), &parameter_sets)
+        .map_err(|e| BackendError::failed(format!("building {} extradata: {e}", config.codec)))?;
+    Ok((parameter_sets, extradata))
+}
+
+/// Ticks of the time base per frame at the given frame rate; 0 when unknown.
+fn frame_ticks(config: &EncoderConfig) -> i64 {
+    config
+        .frame_rate
+        .and_then(|(n, d)| {
+            (i64::from(d) * i64::from(config.time_base.1))
+                .checked_div(i64::from(n) * i64::from(config.time_base.0))
+        })
+        .unwrap_or(0)
+}
+
 impl VtEncoder {
     pub fn open(config: &EncoderConfig) -> Result<Self, BackendError> {
         let geometry = config.geometry;
@@ -705,16 +798,14 @@ impl VtEncoder {
             frame_rate: config.frame_rate,
             arm64: ARM64,
         };
-        let refused = |r: vt_options::Refusal| BackendError::unsupported(r.option, r.reason);
+        let refused = |r: options_table::Refusal| BackendError::unsupported(r.option, r.reason);
         // The delay budget assumes the usual reorder depth until the warm-up shows the SPS.
-        let plan = vt_options::plan(&ctx, config.max_delay_frames).map_err(refused)?;
+        let plan = options_table::plan(&ctx, config.max_delay_frames).map_err(refused)?;
         let mut spec = Dict::new()?;
-        for (key, value) in vt_options::encoder_specification(&ctx) {
+        for (key, value) in options_table::encoder_specification(&ctx) {
             let k = cf::symbol(&key)?;
             spec.set(k.as_ptr(), cf::boolean(value));
         }
-        let mut attrs = Dict::new()?;
-        let fourcc = pixel_format_type(geometry.pix_fmt, vt_options::full_range(&config.options));
         let dims = |v: u32, what: &str| {
             i32::try_from(v).map_err(|_| {
                 BackendError::unsupported(what.to_string(), format!("{v} is too large"))
@@ -724,36 +815,7 @@ impl VtEncoder {
             dims(geometry.width, "width")?,
             dims(geometry.height, "height")?,
         );
-        let (f, w, h) = (
-            cf::i32_number(fourcc as i32)?,
-            cf::i32_number(width)?,
-            cf::i32_number(height)?,
-        );
-        let io_surface = Dict::new()?;
-        // SAFETY: reading framework constants.
-        unsafe {
-            attrs.set(ffi::kCVPixelBufferPixelFormatTypeKey, f.as_ptr::<c_void>());
-            attrs.set(ffi::kCVPixelBufferWidthKey, w.as_ptr::<c_void>());
-            attrs.set(ffi::kCVPixelBufferHeightKey, h.as_ptr::<c_void>());
-            attrs.set(
-                ffi::kCVPixelBufferIOSurfacePropertiesKey,
-                io_surface.as_ptr(),
-            );
-        }
-        // The pool's buffers carry the colour tags into the encoder, as FFmpeg's do.
-        for (attribute, value) in vt_options::source_colour_attributes(&config.options) {
-            // SAFETY: reading framework constants.
-            let key = unsafe {
-                match attribute {
-                    ColourAttribute::Primaries => ffi::kCVImageBufferColorPrimariesKey,
-                    ColourAttribute::TransferFunction => ffi::kCVImageBufferTransferFunctionKey,
-                    ColourAttribute::YCbCrMatrix => ffi::kCVImageBufferYCbCrMatrixKey,
-                }
-            };
-            // The dictionary retains the value, so `value` may go after this.
-            let value = cf::symbol(&value)?;
-            attrs.set(key, value.as_ptr());
-        }
+        let attrs = source_attributes(config, width, height)?;
         let mut recipe = Recipe {
             codec: config.codec,
             width,
@@ -763,48 +825,19 @@ impl VtEncoder {
             plan,
         };
 
-        // Parameter sets at open time from a throwaway session, never the live one
-        // (videotoolbox.md §5 step 8, §10: the original's warm-up broke PTS ordering).
-        let mut warm = warm_up(&recipe, &geometry, config.time_base)?;
-        let sps_depth = |annexb_ps: &[u8]| {
-            vtremote_media::stream_info_from_annexb(media, annexb_ps)
-                .ok()
-                .and_then(|i| i.max_num_reorder_frames)
-        };
-        // Now the SPS says how deep VideoToolbox reorders: the DTS tracker's share of the
-        // budget may grow, and B-frames may have to go.
-        let known = vt_options::plan_with_depth(&ctx, config.max_delay_frames, sps_depth(&warm.0))
-            .map_err(refused)?;
-        if known.delay != recipe.plan.delay {
-            let rewarm = vt_policy::needs_new_warm_up(recipe.plan.delay, known.delay);
-            recipe.plan = known;
-            if rewarm {
-                warm = warm_up(&recipe, &geometry, config.time_base)?;
-            }
-        }
-        let (parameter_sets, atom) = warm;
-        let extradata = vt_policy::encoder_extradata(media, atom.as_deref(), &parameter_sets)
-            .map_err(|e| {
-                BackendError::failed(format!("building {} extradata: {e}", config.codec))
-            })?;
-
+        let (parameter_sets, extradata) = warm_parameter_sets(&mut recipe, &ctx, config)?;
         let mut warnings = recipe.plan.warnings.clone();
         let session = create_session(&recipe, &mut warnings)?;
         // Some encoders refuse B-frames even when allowed: read back what VT decided.
         let reordering = recipe.plan.delay.frame_reordering
             && session
-                .copy_bool(&vt_options::ALLOW_FRAME_REORDERING)
+                .copy_bool(&options_table::ALLOW_FRAME_REORDERING)
                 .unwrap_or(true);
-        let depth = vt_policy::encoder_dts_depth(reordering, sps_depth(&parameter_sets));
-        let frame_ticks = config
-            .frame_rate
-            .and_then(|(n, d)| {
-                (i64::from(d) * i64::from(config.time_base.1))
-                    .checked_div(i64::from(n) * i64::from(config.time_base.0))
-            })
-            .unwrap_or(0);
+        let depth =
+            policy::encoder_dts_depth(reordering, sps_reorder_depth(media, &parameter_sets));
+        let frame_ticks = frame_ticks(config);
         let hw = session
-            .copy_bool(&vt_options::USING_HW_ENCODER)
+            .copy_bool(&options_table::USING_HW_ENCODER)
             .unwrap_or(false);
         Ok(VtEncoder {
             session,
@@ -846,13 +879,13 @@ impl VtEncoder {
         if !self.recreations.try_recreate() {
             return Err(BackendError::failed(format!(
                 "VideoToolbox encoder still failing after {} new sessions: {}",
-                vt_policy::MAX_RECREATIONS_IN_A_ROW,
-                vt_osstatus::describe(status)
+                policy::MAX_RECREATIONS_IN_A_ROW,
+                osstatus::describe(status)
             )));
         }
         tracing::warn!(
             "VideoToolbox encoder: {}; starting a new session",
-            vt_osstatus::describe(status)
+            osstatus::describe(status)
         );
         // Property refusals were reported at CONFIGURE; the same ones again say nothing new.
         self.session = create_session(&self.recipe, &mut Vec::new())?;
@@ -861,7 +894,7 @@ impl VtEncoder {
         Ok(())
     }
 
-    /// Turns what the callback delivered into packets (`vt_policy::EncodedOutputs`); an
+    /// Turns what the callback delivered into packets (`policy::EncodedOutputs`); an
     /// error is reported only after every sample was handled.
     fn drain(&mut self, out: &mut Vec<EncodedPacket>, finish: bool) -> Result<(), BackendError> {
         let state = self.session.take_state();
@@ -945,7 +978,7 @@ impl VideoEncoder for VtEncoder {
                         SubmitError::Failed(e) => e,
                         SubmitError::SessionLost(status) => BackendError::failed(format!(
                             "VideoToolbox encoder: the new session failed at once: {}",
-                            vt_osstatus::describe(status)
+                            osstatus::describe(status)
                         )),
                     })?;
             }
@@ -959,13 +992,13 @@ impl VideoEncoder for VtEncoder {
     fn flush(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), BackendError> {
         let status = self.session.complete();
         if status != ffi::noErr {
-            match vt_policy::encode_status_action(status) {
+            match policy::encode_status_action(status) {
                 // The session died holding its last pictures; what it delivered still goes
                 // out, and a later frame gets a new session.
                 StatusAction::RecreateSession => {
                     tracing::warn!(
                         "VideoToolbox encoder: {} at flush; its last pictures are lost",
-                        vt_osstatus::describe(status)
+                        osstatus::describe(status)
                     );
                     self.session_lost.get_or_insert(status);
                 }

@@ -21,7 +21,7 @@ use vtremote_proto::options::{
 };
 use vtremote_proto::{Codec, PixelFormat};
 
-use crate::backend::vt_policy::{encoder_dts_depth, split_delay, DelaySplit};
+use crate::backend::videotoolbox::policy::{encoder_dts_depth, split_delay, DelaySplit};
 
 /// A CFString constant: the exported symbol and the string it contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,10 +22,10 @@ use vtremote_media::sei::CaptionQueue;
 use vtremote_media::{annexb, extradata, nal, Codec, MediaError, StreamInfo};
 use vtremote_proto::{FrameGeometry, PixelFormat};
 
-use crate::backend::vt_osstatus;
+use crate::backend::videotoolbox::osstatus;
 use crate::backend::EncodedPacket;
 
-// ---- Status codes (VTErrors.h; names checked against `vt_osstatus` in the tests) ----
+// ---- Status codes (VTErrors.h; names checked against `osstatus` in the tests) ----
 
 /// kVTInvalidSessionErr: the system invalidated the session (media services reset, sleep).
 pub const INVALID_SESSION: i32 = -12903;
@@ -152,7 +152,7 @@ pub enum DropCause {
 impl std::fmt::Display for DropCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DropCause::Status(status) => f.write_str(&vt_osstatus::describe(*status)),
+            DropCause::Status(status) => f.write_str(&osstatus::describe(*status)),
             DropCause::NoOutput => {
                 f.write_str("VideoToolbox returned neither a picture nor an error")
             }
@@ -623,7 +623,7 @@ mod tests {
                 "kVTVideoDecoderReferenceMissingErr",
             ),
         ] {
-            assert_eq!(vt_osstatus::lookup(code).map(|s| s.name), Some(name));
+            assert_eq!(osstatus::lookup(code).map(|s| s.name), Some(name));
         }
     }
 
