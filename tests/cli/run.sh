@@ -105,3 +105,34 @@ err="$("$BIN/vtremote" encode --host "$DAEMON_ADDR" --token s3cret --codec h264 
   --opt profile=12345 -i "$T/in.yuv" -o "$T/bad.h264" 2>&1)" && fail "bogus profile accepted"
 grep -q "profile" <<<"$err" && grep -q "$DAEMON_ADDR" <<<"$err" || fail "refusal message: $err"
 pass "encode: an unsupported option is refused naming the option and the host ($err)"
+
+# TLS on the same port, required: a pinned client encodes; plain, wrong-pin and
+# wrong-token clients each get their own message. The token comes from a file or the
+# environment, never the command line.
+stop_daemon
+printf 's3cret\n' >"$T/token"
+"$BIN/vtremoted" --state-dir "$T/state" --fingerprint >"$T/fp" || fail "vtremoted --fingerprint"
+fp="$(cat "$T/fp")"
+grep -q '^SHA256:' <<<"$fp" || fail "fingerprint: $fp"
+start_daemon "$BIN" "$T/d.log" --token-file "$T/token" --require-tls --state-dir "$T/state"
+grep -q "^vtremoted TLS fingerprint $fp$" "$T/d.log.out" || fail "daemon did not print its fingerprint $fp"
+"$BIN/vtremote" encode --host "$DAEMON_ADDR" --token-file "$T/token" --tls-fingerprint "$fp" \
+  --codec h264 --size 352x288 --fps 30 -i "$T/in.yuv" -o "$T/tls.h264" 2>"$T/tls.err" ||
+  { cat "$T/tls.err"; fail "encode over TLS"; }
+n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/tls.h264")
+[ "$n" = "$(($(wc -c <"$T/in.yuv") / 152064))" ] || fail "TLS encode: $n frames"
+pass "encode over TLS (pinned fingerprint, token from a file): $n frames"
+out="$(VTREMOTE_TOKEN=s3cret "$BIN/vtremote" probe "$DAEMON_ADDR" --tls-fingerprint "$fp")" ||
+  fail "probe with VTREMOTE_TOKEN: $out"
+err="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token-file "$T/token" 2>&1)" && fail "plain client accepted"
+grep -q "TLS required" <<<"$err" || fail "plain client message: $err"
+bad="SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+err="$("$BIN/vtremote" probe "$DAEMON_ADDR" --token-file "$T/token" --tls-fingerprint "$bad" 2>&1)" &&
+  fail "wrong fingerprint accepted"
+grep -q "$fp" <<<"$err" && grep -q "$bad" <<<"$err" || fail "fingerprint message lacks one of them: $err"
+err="$(VTREMOTE_TOKEN=wrong "$BIN/vtremote" probe "$DAEMON_ADDR" --tls-fingerprint "$fp" 2>&1)" &&
+  fail "wrong token accepted over TLS"
+grep -q "authentication failed" <<<"$err" || fail "wrong token message: $err"
+grep -q "SUMMARY.*peer=127.0.0.1:[0-9]* (tls).*mode=encode.*result=ok" "$T/d.log" ||
+  fail "no TLS session in the daemon's summary lines"
+pass "TLS required: plain client, wrong fingerprint (both shown) and wrong token each named"

@@ -12,7 +12,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use vtremote_client::{
     ClientConfig, ClientError, Codec, DecoderParams, EncoderParams, InputFrame, InputPacket,
-    PixelFormat, PlaneSource, Received, Refused, RemoteDecoder, RemoteEncoder, WireCompression,
+    PixelFormat, PlaneSource, Received, Refused, RemoteDecoder, RemoteEncoder, Tls,
+    WireCompression,
 };
 
 #[derive(Debug, Parser)]
@@ -70,21 +71,68 @@ struct Conn {
     /// Helper address, HOST:PORT.
     #[arg(long)]
     host: String,
-    /// Token the helper expects.
-    #[arg(long, default_value = "")]
-    token: String,
+    #[command(flatten)]
+    security: Security,
     /// Timeout for connecting and for each wait, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
 }
 
+/// Token and encryption, shared by every command that connects.
+#[derive(Debug, clap::Args)]
+struct Security {
+    /// Token the helper expects. Prefer --token-file or $VTREMOTE_TOKEN: other users see
+    /// command lines in `ps`.
+    #[arg(long, conflicts_with = "token_file")]
+    token: Option<String>,
+    /// File whose first line is the token.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
+    /// Encrypt with TLS 1.3. Without --tls-fingerprint the helper's fingerprint is
+    /// recorded on first use and required afterwards.
+    #[arg(long)]
+    tls: bool,
+    /// The helper's fingerprint (`vtremoted --fingerprint`), SHA256:…; implies --tls.
+    #[arg(long, value_name = "SHA256:…", value_parser = parse_fingerprint)]
+    tls_fingerprint: Option<vtremote_tls::Fingerprint>,
+}
+
+fn parse_fingerprint(s: &str) -> Result<vtremote_tls::Fingerprint, String> {
+    vtremote_tls::Fingerprint::parse(s).map_err(|e| e.to_string())
+}
+
+impl Security {
+    fn apply(&self, c: &mut ClientConfig) -> Result<()> {
+        if let Some(t) = &self.token {
+            c.token = t.clone();
+        }
+        if let Some(path) = &self.token_file {
+            c.token = std::fs::read_to_string(path)
+                .with_context(|| format!("reading token file {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_end()
+                .to_string();
+        }
+        if self.tls || self.tls_fingerprint.is_some() {
+            c.tls = Tls::On(self.tls_fingerprint);
+        }
+        Ok(())
+    }
+}
+
+fn client_config(host: &str, security: &Security, timeout_ms: u64) -> Result<ClientConfig> {
+    let mut c = ClientConfig::new(host);
+    security.apply(&mut c)?;
+    c.timeout = Duration::from_millis(timeout_ms);
+    c.client_name = "vtremote-cli".into();
+    Ok(c)
+}
+
 impl Conn {
-    fn config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new(self.host.clone());
-        c.token = self.token.clone();
-        c.timeout = Duration::from_millis(self.timeout_ms);
-        c.client_name = "vtremote-cli".into();
-        c
+    fn config(&self) -> Result<ClientConfig> {
+        client_config(&self.host, &self.security, self.timeout_ms)
     }
 }
 
@@ -94,8 +142,8 @@ enum Command {
     Probe {
         /// Helper address, HOST:PORT.
         host: String,
-        #[arg(long, default_value = "")]
-        token: String,
+        #[command(flatten)]
+        security: Security,
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
     },
@@ -260,11 +308,8 @@ impl Progress {
     }
 }
 
-fn probe(host: String, token: String, timeout_ms: u64) -> Result<()> {
-    let mut c = ClientConfig::new(host);
-    c.token = token;
-    c.timeout = Duration::from_millis(timeout_ms);
-    c.client_name = "vtremote-cli".into();
+fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
+    let c = client_config(&host, &security, timeout_ms)?;
     let info = vtremote_client::probe(&c, Codec::H264)?;
     let name = if info.name.is_empty() {
         "(unnamed: an original vtremoted)"
@@ -322,7 +367,7 @@ fn encode(
     input: PathBuf,
     output: PathBuf,
 ) -> Result<()> {
-    let mut config = conn.config();
+    let mut config = conn.config()?;
     config.wire_compression = wc;
     let mut options = Vec::new();
     if let Some(b) = bitrate {
@@ -461,7 +506,7 @@ fn decode(
     } else {
         PixelFormat::Nv12
     };
-    let mut config = conn.config();
+    let mut config = conn.config()?;
     config.wire_compression = wc;
     let params = DecoderParams {
         codec,
@@ -567,9 +612,9 @@ fn main() {
     let result = match cli.command {
         Command::Probe {
             host,
-            token,
+            security,
             timeout_ms,
-        } => probe(host, token, timeout_ms),
+        } => probe(host, security, timeout_ms),
         Command::Encode {
             conn,
             codec,

@@ -25,13 +25,30 @@ pub struct ClientConfig {
     pub inflight: u32,
     /// Where the session's own log lines go (default: `tracing`).
     pub log: Logger,
+    pub tls: Tls,
 }
+
+/// Encryption of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tls {
+    /// Plain VTRemote v1: what the original helper speaks.
+    #[default]
+    Off,
+    /// TLS 1.3 to a helper with this certificate fingerprint (`vtremoted --fingerprint`);
+    /// `None` trusts the fingerprint recorded for this host on first use
+    /// (`vtremote_tls::KnownHelpers`).
+    On(Option<vtremote_tls::Fingerprint>),
+}
+
+/// The environment variable a token comes from when none is given: unlike a command-line
+/// option, the environment is not visible to other users in `ps`.
+pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
 
 impl ClientConfig {
     pub fn new(host: impl Into<String>) -> Self {
         ClientConfig {
             host: host.into(),
-            token: String::new(),
+            token: std::env::var(TOKEN_ENV).unwrap_or_default(),
             timeout: DEFAULT_TIMEOUT,
             client_name: "vtremote-client".into(),
             client_build: env!("CARGO_PKG_VERSION").into(),
@@ -40,6 +57,7 @@ impl ClientConfig {
             wire_compression: WireCompression::Vtl,
             inflight: DEFAULT_INFLIGHT,
             log: Logger::default(),
+            tls: Tls::Off,
         }
     }
 }

@@ -62,7 +62,7 @@ pub(crate) fn connect(config: &ClientConfig) -> Result<(TcpStream, SocketAddr), 
                     .and_then(|_| s.set_read_timeout(Some(config.timeout)))
                     .and_then(|_| s.set_write_timeout(Some(config.timeout)))
                     .map_err(|e| ClientError::io(host, "configuring the socket", e))?;
-                return Ok((s, addr));
+                return Ok((crate::tls::secure(s, config)?, addr));
             }
             Err(e) => last = Some(e),
         }

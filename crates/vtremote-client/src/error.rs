@@ -43,6 +43,16 @@ pub enum ClientError {
     },
     #[error("{host}: connection closed by the server {what}")]
     Closed { host: String, what: &'static str },
+    #[error("{host}: the helper's TLS fingerprint is {presented}, not the expected {expected}{source_note}: another machine is answering, or the helper's key changed (`vtremoted --fingerprint` on the helper prints its own)")]
+    TlsFingerprint {
+        host: String,
+        expected: String,
+        presented: String,
+        /// Where the expected one came from, when not from the caller.
+        source_note: String,
+    },
+    #[error("{host}: TLS handshake failed: {cause} (a helper that speaks TLS is a vtremoted with TLS; the original daemon and helpers before it speak only plain v1)")]
+    Tls { host: String, cause: String },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The in-flight window is full: receive before sending more.
@@ -82,6 +92,21 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             cause: std::io::Error::new(cause.kind(), cause.to_string()),
         },
         ClientError::Refused { host } => ClientError::Refused { host: host.clone() },
+        ClientError::TlsFingerprint {
+            host,
+            expected,
+            presented,
+            source_note,
+        } => ClientError::TlsFingerprint {
+            host: host.clone(),
+            expected: expected.clone(),
+            presented: presented.clone(),
+            source_note: source_note.clone(),
+        },
+        ClientError::Tls { host, cause } => ClientError::Tls {
+            host: host.clone(),
+            cause: cause.clone(),
+        },
         ClientError::Connect { host, cause } => ClientError::Connect {
             host: host.clone(),
             cause: std::io::Error::new(cause.kind(), cause.to_string()),

@@ -32,13 +32,15 @@ mod reorder;
 mod resettable;
 mod settings;
 mod stats;
+mod tls;
 mod totals;
 
 #[cfg(feature = "capi")]
 pub mod capi;
 
 pub use config::{
-    ClientConfig, DecoderParams, EncoderParams, ServerInfo, DEFAULT_INFLIGHT, DEFAULT_PORT,
+    ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls, DEFAULT_INFLIGHT, DEFAULT_PORT,
+    TOKEN_ENV,
 };
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};

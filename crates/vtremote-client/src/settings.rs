@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vtremote_proto::{Codec, PixelFormat, WireCompression};
 
-use crate::config::{ClientConfig, DecoderParams, EncoderParams};
+use crate::config::{ClientConfig, DecoderParams, EncoderParams, Tls};
 use crate::options::OptionSet;
 
 /// Bounds of `timeout_ms`: shorter than a LAN round trip plus an encoder's start-up is
@@ -29,6 +29,12 @@ pub enum SettingError {
     EmptyKey,
     #[error("option {key}: longer than 65535 bytes")]
     TooLong { key: String },
+    #[error("option {key}: cannot read {path}: {cause}")]
+    Unreadable {
+        key: String,
+        path: String,
+        cause: String,
+    },
     /// `hint` completes the sentence: what the value looks like.
     #[error("option {key} is required{hint}")]
     Required {
@@ -89,6 +95,36 @@ impl Settings {
         match key {
             "host" => config.host = value.to_string(),
             "token" => config.token = value.to_string(),
+            // The first line of a file: a token that never appears on a command line.
+            "token_file" => {
+                let text = std::fs::read_to_string(value.trim()).map_err(|e| {
+                    SettingError::Unreadable {
+                        key: key.into(),
+                        path: value.into(),
+                        cause: e.to_string(),
+                    }
+                })?;
+                config.token = text.lines().next().unwrap_or("").trim_end().to_string();
+            }
+            "tls" => {
+                config.tls = match value.trim() {
+                    "0" | "off" | "false" | "no" => Tls::Off,
+                    // Keeps a fingerprint given before.
+                    "1" | "on" | "true" | "yes" => match config.tls {
+                        Tls::On(pin) => Tls::On(pin),
+                        Tls::Off => Tls::On(None),
+                    },
+                    _ => return Err(bad("0 or 1")),
+                }
+            }
+            // Pinning implies TLS.
+            "tls_fingerprint" if value.trim().is_empty() => {}
+            "tls_fingerprint" => {
+                let pin = vtremote_tls::Fingerprint::parse(value).map_err(|_| {
+                    bad("SHA256: and 43 base64 characters, as vtremoted --fingerprint prints")
+                })?;
+                config.tls = Tls::On(Some(pin));
+            }
             "timeout_ms" => {
                 let ms: u64 = value.trim().parse().map_err(|_| bad("a number"))?;
                 if !TIMEOUT_MS.contains(&ms) {
@@ -246,6 +282,39 @@ mod tests {
         assert!(text("time_base", "1/").contains("NUM/DEN"));
         assert!(text("width", "-1").contains("a width"));
         assert!(text("bitrate", "lots").contains("a number"));
+    }
+
+    #[test]
+    fn tls_keys_turn_encryption_on_and_pin() {
+        let pin = vtremote_tls::fingerprint(b"helper");
+        let s = settings(&[("tls", "1")]).unwrap();
+        assert_eq!(s.config.tls, Tls::On(None));
+        let s = settings(&[("tls_fingerprint", &pin.to_string())]).unwrap();
+        assert_eq!(s.config.tls, Tls::On(Some(pin)));
+        let s = settings(&[("tls_fingerprint", &pin.to_string()), ("tls", "1")]).unwrap();
+        assert_eq!(s.config.tls, Tls::On(Some(pin)), "tls=1 keeps the pin");
+        let s = settings(&[("tls", "1"), ("tls", "0")]).unwrap();
+        assert_eq!(s.config.tls, Tls::Off);
+        let e = settings(&[("tls_fingerprint", "abc")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("vtremoted --fingerprint"), "{e}");
+    }
+
+    #[test]
+    fn token_file_gives_its_first_line_and_an_unreadable_one_is_named() {
+        let path = std::env::temp_dir().join(format!("vtremote-token-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\nignored\n").unwrap();
+        let s = settings(&[("token_file", path.to_str().unwrap())]).unwrap();
+        assert_eq!(s.config.token, "s3cret");
+        std::fs::remove_file(&path).unwrap();
+        let e = settings(&[("token_file", path.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("token_file") && e.contains(path.to_str().unwrap()),
+            "{e}"
+        );
     }
 
     #[test]

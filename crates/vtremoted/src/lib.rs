@@ -14,3 +14,4 @@ pub mod server;
 pub mod session;
 pub mod slots;
 pub mod stats;
+pub mod transport;

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use vtremote_proto::Codec;
 use vtremoted::backend::Backend;
 use vtremoted::server::{exposure_refusal, is_loopback, wake, Server, ServerConfig};
+use vtremoted::transport::TlsPolicy;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum BackendChoice {
@@ -58,6 +59,19 @@ struct Args {
     /// Print which encoders and decoders this machine can use, then exit.
     #[arg(long)]
     list_codecs: bool,
+    /// Where the helper keeps its TLS key (created on first start). Default: the user's
+    /// state folder, /var/lib/vtremoted for root (macOS: Application Support).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<std::path::PathBuf>,
+    /// Refuse plain (unencrypted) clients; they get an ERROR saying TLS is required.
+    #[arg(long, conflicts_with = "no_tls")]
+    require_tls: bool,
+    /// Serve plain v1 only (no key is created).
+    #[arg(long)]
+    no_tls: bool,
+    /// Print this helper's TLS fingerprint (what clients pin), then exit.
+    #[arg(long)]
+    fingerprint: bool,
 }
 
 fn parse_log_level(s: &str) -> Result<u8, String> {
@@ -139,9 +153,46 @@ fn main() -> Result<()> {
         .init();
     if args.list_codecs {
         list_codecs(&args)
+    } else if args.fingerprint {
+        let identity = load_identity(&args)?;
+        println!("{}", identity.fingerprint);
+        Ok(())
     } else {
         serve(&args)
     }
+}
+
+fn load_identity(args: &Args) -> Result<vtremote_tls::HelperIdentity> {
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(vtremote_tls::default_state_dir);
+    vtremote_tls::HelperIdentity::load_or_create(&dir)
+        .with_context(|| format!("loading or creating the TLS key in {}", dir.display()))
+}
+
+/// TLS is on unless --no-tls; a key that cannot be loaded turns it off with a warning,
+/// unless TLS is required.
+fn tls_policy(args: &Args) -> Result<(TlsPolicy, Option<String>)> {
+    if args.no_tls {
+        return Ok((TlsPolicy::plain_only(), None));
+    }
+    let identity = match load_identity(args) {
+        Ok(i) => i,
+        Err(e) if !args.require_tls => {
+            warn!("TLS off: {e:#} (give --state-dir DIR, or --no-tls to silence this)");
+            return Ok((TlsPolicy::plain_only(), None));
+        }
+        Err(e) => return Err(e),
+    };
+    let config = identity.server_config().context("TLS setup")?;
+    Ok((
+        TlsPolicy {
+            config: Some(config),
+            required: args.require_tls,
+        },
+        Some(identity.fingerprint.to_string()),
+    ))
 }
 
 fn list_codecs(args: &Args) -> Result<()> {
@@ -185,11 +236,13 @@ fn serve(args: &Args) -> Result<()> {
     // Before the backend starts: a refused address fails at once.
     let backend = make_backend(args)?;
     let has_token = token.is_some();
+    let (tls, fingerprint) = tls_policy(args)?;
     let config = ServerConfig {
         token,
         max_sessions: args.max_sessions as usize,
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         once: args.once,
+        tls,
     };
     let server = Server::bind(&addrs[..], config, backend.clone())
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -216,6 +269,20 @@ fn serve(args: &Args) -> Result<()> {
     );
     // Scripts read the bound port from stdout (useful with --listen 127.0.0.1:0).
     println!("vtremoted listening on {addr}");
+    match &fingerprint {
+        Some(f) => {
+            info!(
+                "TLS on ({}): fingerprint {f}",
+                if args.require_tls {
+                    "required"
+                } else {
+                    "optional"
+                }
+            );
+            println!("vtremoted TLS fingerprint {f}");
+        }
+        None => info!("TLS off: plain v1 only"),
+    }
     server.run();
     Ok(())
 }

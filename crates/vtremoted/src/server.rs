@@ -11,8 +11,9 @@ use tracing::{info, warn};
 
 use crate::backend::Backend;
 use crate::registry::{Registry, STOP_DEADLINE, STOP_GRACE};
-use crate::session::{self, ServerIdentity, SessionContext};
+use crate::session::{ServerIdentity, SessionContext};
 use crate::slots::Slots;
+use crate::transport::{self, TlsPolicy};
 
 /// Connections still in their handshake beyond the session budget: enough for clients that
 /// are told "busy" to get that answer, few enough that a flood cannot spawn unbounded threads.
@@ -23,6 +24,7 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     pub idle_timeout: Duration,
     pub once: bool,
+    pub tls: TlsPolicy,
 }
 
 pub struct Server {
@@ -134,9 +136,10 @@ impl Server {
                 idle_timeout: self.config.idle_timeout,
                 identity: identity.clone(),
                 shutdown: self.shutdown.clone(),
+                transport_refusal: None,
             };
             if self.config.once {
-                let _ = session::run(stream, ctx);
+                transport::serve(stream, ctx, &self.config.tls);
                 break;
             }
             // The registry's handle on the socket lives only as long as the session: a
@@ -152,10 +155,11 @@ impl Server {
                 }
             };
             let weak = Arc::downgrade(&handle);
+            let tls = self.config.tls.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("vtremoted-session-{id}"))
                 .spawn(move || {
-                    let _ = session::run(stream, ctx);
+                    transport::serve(stream, ctx, &tls);
                     drop(handle);
                 });
             let stopper = move |how| {

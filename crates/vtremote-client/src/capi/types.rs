@@ -86,7 +86,9 @@ pub(crate) fn status_of(e: &ClientError) -> VtremoteStatus {
         ClientError::Resolve { .. } => St::Resolve,
         ClientError::Refused { .. } | ClientError::Connect { .. } => St::Connect,
         ClientError::Timeout { .. } => St::Timeout,
-        ClientError::AuthFailed { .. } => St::Auth,
+        // The helper failed to prove it is the pinned one: an authentication failure.
+        ClientError::AuthFailed { .. } | ClientError::TlsFingerprint { .. } => St::Auth,
+        ClientError::Tls { .. } => St::Connect,
         ClientError::Busy { .. } => St::Busy,
         ClientError::Server { .. } => St::Server,
         ClientError::Protocol { .. } | ClientError::Unexpected { .. } => St::Protocol,

@@ -79,6 +79,9 @@ pub struct SessionContext {
     /// The daemon is stopping: sessions end with an ERROR saying so. The server sets it,
     /// then shuts every session's socket so that none stays blocked in a read.
     pub shutdown: Arc<AtomicBool>,
+    /// Why this connection may not have a session whatever it says (a plain client of a
+    /// TLS-only helper): the reply to its HELLO.
+    pub transport_refusal: Option<String>,
 }
 
 /// Serves one connection to the end and logs its summary line, whatever happens. Returns
@@ -195,6 +198,9 @@ fn serve<C: Connection>(
         }
     };
     stats.client = format!("{} {}", hello.client_name, hello.client_build);
+    if let Some(why) = &ctx.transport_refusal {
+        return Err(SessionError::reply(ErrorCode::BadRequest, why.clone()));
+    }
     let codecs = advertised_codecs(ctx.backend.capabilities());
     let server = (ctx.identity.name.as_str(), ctx.identity.version.as_str());
     let slot = match admit(ctx.token.as_deref(), &hello.token, &ctx.slots) {

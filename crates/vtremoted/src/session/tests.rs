@@ -160,6 +160,7 @@ fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>)
             version: "0".into(),
         }),
         shutdown: shutdown.clone(),
+        transport_refusal: None,
     };
     let server_end = server.try_clone().unwrap();
     let session = std::thread::spawn(move || run(server, ctx));

@@ -8,9 +8,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use vtremote_client::{
+    ClientConfig, ClientError, Codec, EncodeSession, EncoderParams, InputFrame, PlaneSource,
+    Received, WireCompression,
+};
 use vtremote_proto::{FrameGeometry, PixelFormat};
 use vtremoted::backend::lavc::LavcBackend;
 use vtremoted::server::{Server, ServerConfig};
+use vtremoted::transport::TlsPolicy;
 
 pub struct Daemon {
     pub addr: SocketAddr,
@@ -22,6 +27,15 @@ pub fn start_daemon(token: Option<&str>, max_sessions: usize) -> Daemon {
 }
 
 pub fn start_daemon_with_idle(token: Option<&str>, max_sessions: usize, idle: Duration) -> Daemon {
+    start_daemon_with(token, max_sessions, idle, TlsPolicy::plain_only())
+}
+
+pub fn start_daemon_with(
+    token: Option<&str>,
+    max_sessions: usize,
+    idle: Duration,
+    tls: TlsPolicy,
+) -> Daemon {
     let backend = LavcBackend::new(&[]).expect("libavcodec backend");
     let server = Server::bind(
         "127.0.0.1:0",
@@ -30,6 +44,7 @@ pub fn start_daemon_with_idle(token: Option<&str>, max_sessions: usize, idle: Du
             max_sessions,
             idle_timeout: idle,
             once: false,
+            tls,
         },
         Arc::new(backend),
     )
@@ -123,4 +138,100 @@ pub fn luma_psnr(g: &FrameGeometry, a: &[u8], b: &[u8]) -> f64 {
         return 99.0;
     }
     10.0 * (peak * peak / mse).log10()
+}
+
+pub const FRAMES: u32 = 30;
+
+pub fn client(addr: std::net::SocketAddr, wc: WireCompression) -> ClientConfig {
+    let mut c = ClientConfig::new(addr.to_string());
+    c.wire_compression = wc;
+    c.timeout = Duration::from_secs(10);
+    c
+}
+
+/// Encodes FRAMES synthetic pictures; returns (Annex B stream, packets with flags, inputs).
+pub fn remote_encode(
+    cfg: &ClientConfig,
+    codec: Codec,
+    g: FrameGeometry,
+    options: &[(&str, &str)],
+) -> (Vec<u8>, Vec<vtremote_client::OutputPacket>, Vec<Vec<u8>>) {
+    let params = EncoderParams {
+        codec,
+        width: g.width,
+        height: g.height,
+        pix_fmt: g.pix_fmt,
+        time_base: (1, 30),
+        framerate: (30, 1),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let mut s = EncodeSession::connect(cfg, &params).expect("connect + configure");
+    assert!(
+        !s.extradata_annexb().is_empty(),
+        "CONFIGURE_ACK carries parameter sets"
+    );
+    let mut packets = Vec::new();
+    let mut inputs = Vec::new();
+    let luma = g.row_bytes(0) * g.plane_rows(0);
+    for n in 0..FRAMES {
+        let pic = synthetic_frame(&g, n);
+        // Pad rows like FFmpeg's linesize so the tight-packing path is exercised too.
+        let pad = 32;
+        let padded: Vec<Vec<u8>> = (0..2)
+            .map(|p| {
+                let (rb, rows) = (g.row_bytes(p), g.plane_rows(p));
+                let base = if p == 0 { 0 } else { luma };
+                let mut v = Vec::new();
+                for r in 0..rows {
+                    v.extend_from_slice(&pic[base + r * rb..base + (r + 1) * rb]);
+                    v.extend(std::iter::repeat_n(0xAB, pad));
+                }
+                v
+            })
+            .collect();
+        let frame = InputFrame {
+            pts: n as i64,
+            duration: 1,
+            force_keyframe: n == 17,
+            planes: [0, 1].map(|p| PlaneSource {
+                data: &padded[p],
+                stride: g.row_bytes(p) + pad,
+                row_bytes: g.row_bytes(p),
+                rows: g.plane_rows(p),
+            }),
+            side_data: vec![],
+        };
+        loop {
+            match s.send_frame(&frame) {
+                Ok(()) => break,
+                Err(ClientError::WouldBlock) => {
+                    if let Received::Item(p) = s.receive_packet().unwrap() {
+                        packets.push(p);
+                    }
+                }
+                Err(e) => panic!("send_frame: {e}"),
+            }
+        }
+        inputs.push(pic);
+        while let Received::Item(p) = s.receive_packet().unwrap() {
+            packets.push(p);
+        }
+    }
+    s.send_eof().unwrap();
+    s.send_eof().unwrap(); // idempotent
+    loop {
+        match s.receive_packet().unwrap() {
+            Received::Item(p) => packets.push(p),
+            Received::Eof => break,
+            Received::Again => {}
+        }
+    }
+    let mut stream = s.extradata_annexb().to_vec();
+    for p in &packets {
+        stream.extend_from_slice(&p.data);
+    }
+    (stream, packets, inputs)
 }
