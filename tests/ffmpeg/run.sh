@@ -249,6 +249,24 @@ daemon TOK --token s3cret
 expect_failure "wrong token" "$TOK_ADDR" "authentication failed" 3000 -vt_remote_token wrong
 "$FF" -v error -nostdin -y "${SRC[@]}" -frames:v 10 -c:v h264_videotoolbox_remote -vt_remote_host "$TOK_ADDR" \
   -vt_remote_token s3cret -f null - || fail "right token refused"
+# TLS, required by the helper: pinned fingerprint and a token from the environment work;
+# a plain client, a wrong fingerprint (both shown) and a token file with the wrong token
+# each fail with their own message.
+"$BIN/vtremoted" --state-dir "$T/tls-state" --fingerprint >"$T/fp" || fail "vtremoted --fingerprint"
+FPR="$(cat "$T/fp")"
+daemon TLS --token s3cret --require-tls --state-dir "$T/tls-state"
+VTREMOTE_TOKEN=s3cret "$FF" -v error -nostdin -y "${SRC[@]}" -frames:v 30 -c:v h264_videotoolbox_remote \
+  -vt_remote_host "$TLS_ADDR" -vt_remote_tls_fingerprint "$FPR" "$T/tls.mp4" || fail "encode over TLS"
+n=$("$FP" -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/tls.mp4")
+[ "$n" = 30 ] || fail "encode over TLS: $n frames"
+grep -q "SUMMARY.* (tls).*result=ok" "$T/TLS.log" || fail "the helper logged no TLS session"
+pass "encode over TLS with -vt_remote_tls_fingerprint and VTREMOTE_TOKEN: $n frames"
+printf 'wrong\n' >"$T/wrong-token"
+expect_failure "plain client of a TLS-only helper" "$TLS_ADDR" "TLS required" 3000 -vt_remote_token s3cret
+expect_failure "wrong TLS fingerprint" "$TLS_ADDR" "$FPR" 3000 -vt_remote_token s3cret \
+  -vt_remote_tls_fingerprint SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+expect_failure "wrong token over TLS" "$TLS_ADDR" "authentication failed" 3000 -vt_remote_tls 1 \
+  -vt_remote_tls_fingerprint "$FPR" -vt_remote_token_file "$T/wrong-token"
 daemon BUSY --max-sessions 1
 "$FF" -v error -nostdin -re -f lavfi -i testsrc2=s=320x240:r=30:d=30 -c:v h264_videotoolbox_remote \
   -vt_remote_host "$BUSY_ADDR" -f null - >"$T/hold.log" 2>&1 &

@@ -309,6 +309,10 @@ impl Progress {
 }
 
 fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
+    let members = vtremote_client::pool_members(&host);
+    if members.len() > 1 {
+        return probe_pool(&members, &security, timeout_ms);
+    }
     let c = client_config(&host, &security, timeout_ms)?;
     let info = vtremote_client::probe(&c, Codec::H264)?;
     let name = if info.name.is_empty() {
@@ -339,6 +343,42 @@ fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
         .map(|c| c.name())
         .collect();
     println!("wire:     {}", wire.join(", "));
+    Ok(())
+}
+
+/// One line per member of a pool; fails only when no member answers.
+fn probe_pool(members: &[String], security: &Security, timeout_ms: u64) -> Result<()> {
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let asks: Vec<_> = members
+            .iter()
+            .map(|m| {
+                s.spawn(move || {
+                    client_config(m, security, timeout_ms)
+                        .and_then(|c| Ok(vtremote_client::probe(&c, Codec::H264)?))
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().expect("probe")).collect()
+    });
+    let mut reachable = 0;
+    for (member, answer) in members.iter().zip(answers) {
+        match answer {
+            Ok(info) => {
+                reachable += 1;
+                println!(
+                    "{member:<24} {:<26} sessions {} of {}  codecs {}",
+                    info.name,
+                    info.active_sessions.saturating_sub(1),
+                    info.max_sessions,
+                    info.codecs.join(",")
+                );
+            }
+            Err(e) => println!("{member:<24} unreachable: {e:#}"),
+        }
+    }
+    if reachable == 0 {
+        bail!("no helper of the pool answered");
+    }
     Ok(())
 }
 

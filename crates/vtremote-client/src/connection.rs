@@ -338,6 +338,8 @@ fn log_connected(config: &ClientConfig, info: &ServerInfo, compression: WireComp
 
 /// A configured connection, ready for the pipeline's threads.
 pub(crate) struct Configured {
+    /// The helper connected to (a member, when `host` named a pool).
+    pub host: String,
     pub stream: TcpStream,
     pub info: ServerInfo,
     pub ack: ConfigureAck,
@@ -356,6 +358,8 @@ pub(crate) fn handshake(
     configure: Configure,
     received: &AtomicU64,
 ) -> Result<Configured, ClientError> {
+    let chosen = crate::pool::choose(config, codec)?;
+    let config = &chosen;
     let (mut stream, addr) = connect(config)?;
     let (info, hello_bytes) = hello(&mut stream, config, codec, addr)?;
     let compression = info.usable_compression(config.wire_compression);
@@ -366,6 +370,7 @@ pub(crate) fn handshake(
         .map_err(|e| ClientError::io(&config.host, "configuring the socket", e))?;
     log_connected(config, &info, compression);
     Ok(Configured {
+        host: config.host.clone(),
         stream,
         info,
         ack,

@@ -53,6 +53,8 @@ pub enum ClientError {
     },
     #[error("{host}: TLS handshake failed: {cause} (a helper that speaks TLS is a vtremoted with TLS; the original daemon and helpers before it speak only plain v1)")]
     Tls { host: String, cause: String },
+    #[error("{pool}: no helper in the pool can take the session: {reasons}")]
+    NoHelper { pool: String, reasons: String },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The in-flight window is full: receive before sending more.
@@ -102,6 +104,10 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             expected: expected.clone(),
             presented: presented.clone(),
             source_note: source_note.clone(),
+        },
+        ClientError::NoHelper { pool, reasons } => ClientError::NoHelper {
+            pool: pool.clone(),
+            reasons: reasons.clone(),
         },
         ClientError::Tls { host, cause } => ClientError::Tls {
             host: host.clone(),

@@ -28,6 +28,7 @@ mod ledger;
 mod log;
 mod options;
 mod pipeline;
+mod pool;
 mod reorder;
 mod resettable;
 mod settings;
@@ -75,4 +76,10 @@ impl<T> Received<T> {
 /// Probes a helper: connect, HELLO, read HELLO_ACK, close without configuring.
 pub fn probe(config: &ClientConfig, codec: Codec) -> Result<ServerInfo, ClientError> {
     connection::probe(config, codec)
+}
+
+/// The helpers a `host` value names: a comma-separated list, and every address of a name
+/// that resolves to several (a pool); a single helper as given.
+pub fn pool_members(host: &str) -> Vec<String> {
+    pool::members(host)
 }

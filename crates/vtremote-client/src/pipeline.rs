@@ -271,9 +271,9 @@ impl<F: Send + 'static> Pipeline<F> {
         geometry: FrameGeometry,
         on_frame: FrameHandler<F>,
     ) -> Result<Self, ClientError> {
-        let host = config.host.clone();
         let received = Arc::new(AtomicU64::new(0));
         let Configured {
+            host,
             stream,
             info,
             ack,

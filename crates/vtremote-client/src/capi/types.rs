@@ -88,7 +88,7 @@ pub(crate) fn status_of(e: &ClientError) -> VtremoteStatus {
         ClientError::Timeout { .. } => St::Timeout,
         // The helper failed to prove it is the pinned one: an authentication failure.
         ClientError::AuthFailed { .. } | ClientError::TlsFingerprint { .. } => St::Auth,
-        ClientError::Tls { .. } => St::Connect,
+        ClientError::Tls { .. } | ClientError::NoHelper { .. } => St::Connect,
         ClientError::Busy { .. } => St::Busy,
         ClientError::Server { .. } => St::Server,
         ClientError::Protocol { .. } | ClientError::Unexpected { .. } => St::Protocol,
