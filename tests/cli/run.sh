@@ -31,11 +31,13 @@ python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+open(sys.argv[2], "w").close()
 for _ in range(4):
     c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n"); time.sleep(0.5); c.close()
-' "$port" &
+' "$port" "$T/banner.ready" &
 HTTP_PID=$!
-sleep 0.5
+# A loaded machine can take longer than any fixed sleep to start Python: wait for the file.
+for _ in $(seq 1 100); do [ -e "$T/banner.ready" ] && break; sleep 0.1; done
 # with_timeout (scripts/lib.sh): macOS has no timeout(1). The exit status must be vtremote's
 # own error status (1), so that a wrapper that could not run the probe (127) or a hang (124)
 # does not pass for a refusal.
@@ -136,3 +138,14 @@ grep -q "authentication failed" <<<"$err" || fail "wrong token message: $err"
 grep -q "SUMMARY.*peer=127.0.0.1:[0-9]* (tls).*mode=encode.*result=ok" "$T/d.log" ||
   fail "no TLS session in the daemon's summary lines"
 pass "TLS required: plain client, wrong fingerprint (both shown) and wrong token each named"
+
+# SIGHUP reloads the token file: new sessions need the new token.
+printf 'n3w\n' >"$T/token"
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 50); do grep -q "token reloaded" "$T/d.log" && break; sleep 0.1; done
+grep -q "token reloaded" "$T/d.log" || fail "no reload logged after SIGHUP"
+VTREMOTE_TOKEN=n3w "$BIN/vtremote" probe "$DAEMON_ADDR" --tls-fingerprint "$fp" >/dev/null ||
+  fail "new token refused after SIGHUP"
+VTREMOTE_TOKEN=s3cret "$BIN/vtremote" probe "$DAEMON_ADDR" --tls-fingerprint "$fp" >/dev/null 2>&1 &&
+  fail "old token still accepted after SIGHUP"
+pass "SIGHUP reloads the token file"

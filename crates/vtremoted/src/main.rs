@@ -125,18 +125,46 @@ fn make_backend(args: &Args) -> Result<Arc<dyn Backend>> {
 }
 
 fn read_token(args: &Args) -> Result<Option<Vec<u8>>> {
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => t.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading token file {}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        (None, None) => String::new(),
+    match (&args.token, &args.token_file) {
+        // An empty token disables authentication, as in the original daemon.
+        (Some(t), _) => Ok((!t.is_empty()).then(|| t.clone().into_bytes())),
+        (None, Some(path)) => token_from_file(path),
+        (None, None) => Ok(None),
+    }
+}
+
+/// SIGHUP: the token file is read again; a file that cannot be read keeps the old token.
+fn reload_token(path: Option<&std::path::Path>, token: &std::sync::RwLock<Option<Vec<u8>>>) {
+    let Some(path) = path else {
+        warn!("SIGHUP: no --token-file to reload; token unchanged");
+        return;
     };
-    // An empty token disables authentication, as in the original daemon.
-    Ok((!token.is_empty()).then(|| token.into_bytes()))
+    match token_from_file(path) {
+        Ok(new) => {
+            let on = new.is_some();
+            *token.write().unwrap_or_else(|e| e.into_inner()) = new;
+            info!(
+                "SIGHUP: token reloaded from {} ({})",
+                path.display(),
+                if on {
+                    "set"
+                } else {
+                    "empty: no authentication"
+                }
+            );
+        }
+        Err(e) => warn!("SIGHUP: {e:#}; token unchanged"),
+    }
+}
+
+fn token_from_file(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
+    let first = std::fs::read_to_string(path)
+        .with_context(|| format!("reading token file {}", path.display()))?
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok((!first.is_empty()).then(|| first.into_bytes()))
 }
 
 fn main() -> Result<()> {
@@ -251,15 +279,23 @@ fn serve(args: &Args) -> Result<()> {
         warn!("listening on {addr} without a token (--allow-no-token): any client that can reach this port may use this helper");
     }
     let (flag, wake_addr) = server.shutdown_handle();
+    let token_handle = server.token_handle();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ])
     .context("installing signal handlers")?;
+    let token_file = args.token_file.clone();
     std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
+        for signal in signals.forever() {
+            if signal == signal_hook::consts::SIGHUP {
+                reload_token(token_file.as_deref(), &token_handle);
+                continue;
+            }
             flag.store(true, Ordering::Release);
             wake(wake_addr);
+            break;
         }
     });
     info!(

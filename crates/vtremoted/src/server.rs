@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tracing::{info, warn};
@@ -29,6 +29,8 @@ pub struct ServerConfig {
 
 pub struct Server {
     listener: TcpListener,
+    /// The token new sessions check; replaced on SIGHUP (`token_handle`).
+    token: Arc<RwLock<Option<Vec<u8>>>>,
     config: ServerConfig,
     backend: Arc<dyn Backend>,
     shutdown: Arc<AtomicBool>,
@@ -72,10 +74,17 @@ impl Server {
         let listener = TcpListener::bind(addr)?;
         Ok(Server {
             listener,
+            token: Arc::new(RwLock::new(config.token.clone())),
             config,
             backend,
             shutdown: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Where a new token goes (SIGHUP reloads the token file): sessions accepted from then
+    /// on check it; running ones are not disturbed.
+    pub fn token_handle(&self) -> Arc<RwLock<Option<Vec<u8>>>> {
+        self.token.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -130,7 +139,7 @@ impl Server {
             info!(session = id, peer = ?stream.peer_addr().ok(), "ACCEPT");
             let ctx = SessionContext {
                 id,
-                token: self.config.token.clone(),
+                token: self.token.read().unwrap_or_else(|e| e.into_inner()).clone(),
                 backend: self.backend.clone(),
                 slots: slots.clone(),
                 idle_timeout: self.config.idle_timeout,
