@@ -29,7 +29,8 @@ FFMPEG_TEST_FLAGS  ?= --minimal
 # MACOS_INSTALL_FLAGS="--token-file /path/to/token" or "--listen 127.0.0.1:5555".
 MACOS_INSTALL_FLAGS ?=
 
-.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench install clean bootstrap
+.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench bench-quick bench-overhead \
+        bench-throughput bench-ceiling install clean bootstrap
 
 all: build
 
@@ -59,6 +60,7 @@ lint:
 	$(CARGO) clippy -p vtremote-client --features capi --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p vtremoted --features vt-typecheck --all-targets --locked -- -D warnings
 	$(CARGO) check -p vtremoted --features vt-typecheck --locked
+	$(CARGO) clippy -p vtremoted --features bench-ceiling --all-targets --locked -- -D warnings
 	./scripts/vt-ffi-crosscheck --self-test
 	./scripts/lint-macos-shell --self-test
 	./scripts/lint-macos-shell
@@ -79,8 +81,31 @@ test: rust lint unit e2e ffmpeg-other
 demo: rust ffmpeg-test
 	./scripts/demo $(BIN)
 
-bench: rust
-	./scripts/bench $(BIN)
+# Benchmarks (docs/benchmarks.md). Measurements, never tests: nothing asserts on time.
+# bench: bytes on the wire per mode for the whole size/rate table, then the cost of going
+# remote against in-process libx264. bench-quick: the CI-sized bandwidth subset; fails only
+# when a run fails or moves no bytes.
+bench: rust ffmpeg-test
+	./scripts/bench-bandwidth --bin $(BIN)
+	./scripts/bench-overhead --bin $(BIN)
+
+bench-quick: rust ffmpeg-test
+	./scripts/bench-bandwidth --quick --bin $(BIN)
+
+bench-overhead: rust ffmpeg-test
+	./scripts/bench-overhead --bin $(BIN)
+
+# fps and CPU of both sides per mode for one 1080p30 stream through `vtremote encode`.
+bench-throughput: rust
+	./scripts/bench-throughput $(BIN)
+
+# The protocol path with a fake codec: vtremoted built with the bench-ceiling feature, in
+# its own target directory so the production binary in target/release never has it.
+bench-ceiling: rust
+	$(CARGO) build --release -p vtremoted --features bench-ceiling --locked --target-dir target/bench-ceiling
+	mkdir -p $(BUILD)/bench-ceiling
+	install -m 0755 target/bench-ceiling/release/vtremoted $(BUILD)/bench-ceiling/
+	./scripts/bench-ceiling --daemon $(BUILD)/bench-ceiling/vtremoted --bin $(BIN)
 
 # No rebuild here: `sudo make install` must not need root's cargo or Homebrew. Installs the
 # binaries, libvtremote (static + shared), include/vtremote.h and vtremote.pc; on macOS also

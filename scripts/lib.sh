@@ -74,6 +74,49 @@ start_daemon() {
   return 1
 }
 
+# cpu_seconds PID: user+system CPU time of a running process (all its threads). /proc on
+# Linux (clock ticks, exact); elsewhere (macOS) ps's TIME column, [[DD-]HH:]MM:SS[.ss].
+cpu_seconds() {
+  if [ -r "/proc/$1/stat" ]; then # macos-ok: feature test, ps below otherwise
+    # Field 2 (comm) may hold spaces: count from the last ")".
+    sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / hz }' # macos-ok: only where /proc exists
+  else
+    ps -o time= -p "$1" | awk '{
+      t = $1; d = 0
+      if (index(t, "-")) { split(t, dt, "-"); d = dt[1]; t = dt[2] }
+      n = split(t, p, ":"); s = 0
+      for (i = 1; i <= n; i++) s = s * 60 + p[i]
+      printf "%.2f\n", d * 86400 + s
+    }'
+  fi
+}
+
+# summary_count LOG: how many SUMMARY lines the daemon has logged so far.
+summary_count() {
+  grep -c ' SUMMARY ' "$1" 2>/dev/null || true
+}
+
+# wait_summary LOG N: waits (up to 30 s) until LOG holds more than N SUMMARY lines and prints
+# the newest. A session logs its line after the client closed, a moment after the client
+# process exits.
+wait_summary() {
+  local _
+  for _ in $(seq 1 300); do
+    if [ "$(summary_count "$1")" -gt "$2" ]; then
+      grep ' SUMMARY ' "$1" | tail -n1
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "no new SUMMARY line in $1 after 30 s (the session did not end?)" >&2
+  return 1
+}
+
+# summary_field LINE KEY: the value of KEY=VALUE in a SUMMARY line ("" when absent).
+summary_field() {
+  printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"
+}
+
 stop_daemon() {
   [ -n "${DAEMON_PID:-}" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   DAEMON_PID=""

@@ -18,6 +18,9 @@ enum BackendChoice {
     Auto,
     Videotoolbox,
     Libavcodec,
+    /// Fixed packets and pictures, for `make bench-ceiling` only.
+    #[cfg(feature = "bench-ceiling")]
+    Ceiling,
 }
 
 /// Serve remote H.264/HEVC encode and decode over VTRemote v1.
@@ -102,6 +105,10 @@ fn make_backend(args: &Args) -> Result<Arc<dyn Backend>> {
         BackendChoice::Videotoolbox => true,
         BackendChoice::Libavcodec => false,
         BackendChoice::Auto => cfg!(target_os = "macos"),
+        #[cfg(feature = "bench-ceiling")]
+        BackendChoice::Ceiling => {
+            return Ok(Arc::new(vtremoted::backend::ceiling::CeilingBackend::new()))
+        }
     };
     if want_vt {
         #[cfg(target_os = "macos")]

@@ -6,6 +6,9 @@
 use vtremote_proto::options::ConfigureOptions;
 use vtremote_proto::{Codec, FrameGeometry, PixelFormat};
 
+// Benchmark-only fake codec: see the `bench-ceiling` feature in Cargo.toml.
+#[cfg(feature = "bench-ceiling")]
+pub mod ceiling;
 // Never on macOS: see the `lavc` feature in Cargo.toml.
 #[cfg(all(feature = "lavc", not(target_os = "macos")))]
 pub mod lavc;
