@@ -29,7 +29,8 @@ FFMPEG_TEST_FLAGS  ?= --minimal
 # MACOS_INSTALL_FLAGS="--token-file /path/to/token" or "--listen 127.0.0.1:5555".
 MACOS_INSTALL_FLAGS ?=
 
-.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench install clean bootstrap
+.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench install clean bootstrap \
+        fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -81,6 +82,16 @@ demo: rust ffmpeg-test
 
 bench: rust
 	./scripts/bench $(BIN)
+
+# Coverage-guided fuzzing on the stable toolchain (docs/fuzzing.md): builds every target of
+# fuzz/ and runs each FUZZ_SECONDS (default 20) from the committed seeds; fails on a crash.
+# Installs cargo-fuzz if missing. Not part of `make test`: the build alone takes minutes.
+fuzz-smoke:
+	./scripts/fuzz-smoke
+
+# Rewrites fuzz/seeds/ from real material (ffmpeg, the sample clip) and our own encoders.
+fuzz-seeds:
+	./scripts/fuzz-seeds
 
 # No rebuild here: `sudo make install` must not need root's cargo or Homebrew. Installs the
 # binaries, libvtremote (static + shared), include/vtremote.h and vtremote.pc; on macOS also
