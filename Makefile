@@ -30,7 +30,7 @@ FFMPEG_TEST_FLAGS  ?= --minimal
 MACOS_INSTALL_FLAGS ?=
 
 .PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench bench-quick bench-overhead \
-        bench-throughput bench-ceiling install clean bootstrap
+        bench-throughput bench-ceiling install clean bootstrap fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -76,6 +76,7 @@ e2e: ffmpeg-test
 	./tests/hostile/run.sh $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
+	FUZZ_SECONDS=10 ./scripts/fuzz-smoke
 	@echo "make test: all checks passed"
 
 demo: rust ffmpeg-test
@@ -106,6 +107,16 @@ bench-ceiling: rust
 	mkdir -p $(BUILD)/bench-ceiling
 	install -m 0755 target/bench-ceiling/release/vtremoted $(BUILD)/bench-ceiling/
 	./scripts/bench-ceiling --daemon $(BUILD)/bench-ceiling/vtremoted --bin $(BIN)
+
+# Coverage-guided fuzzing on the stable toolchain (docs/fuzzing.md): builds every target of
+# fuzz/ and runs each FUZZ_SECONDS (default 20) from the committed seeds; fails on a crash.
+# Installs cargo-fuzz if missing. `make test` runs it with FUZZ_SECONDS=10.
+fuzz-smoke:
+	./scripts/fuzz-smoke
+
+# Rewrites fuzz/seeds/ from real material (ffmpeg, the sample clip) and our own encoders.
+fuzz-seeds:
+	./scripts/fuzz-seeds
 
 # No rebuild here: `sudo make install` must not need root's cargo or Homebrew. Installs the
 # binaries, libvtremote (static + shared), include/vtremote.h and vtremote.pc; on macOS also

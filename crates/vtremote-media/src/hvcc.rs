@@ -220,6 +220,27 @@ impl HevcDecoderConfig {
         if !matches!(self.nal_length_size, 1 | 2 | 4) {
             return Err(MediaError::InvalidNalLengthSize(self.nal_length_size));
         }
+        // An HEVC SPS may say 16 bits (bit_depth_*_minus8 = 8), which hvcC's 3-bit fields
+        // cannot hold: writing `& 0x07` would declare an 8-bit stream.
+        for (field, depth) in [
+            (
+                "bit_depth_luma (hvcC bitDepthLumaMinus8)",
+                self.bit_depth_luma,
+            ),
+            (
+                "bit_depth_chroma (hvcC bitDepthChromaMinus8)",
+                self.bit_depth_chroma,
+            ),
+        ] {
+            if !(8..=15).contains(&depth) {
+                return Err(MediaError::SpsValueOutOfRange {
+                    codec: "HEVC",
+                    field,
+                    value: u64::from(depth),
+                    max: 15,
+                });
+            }
+        }
         let ptl = &self.profile_tier_level;
         let mut out = Vec::with_capacity(HEADER_LEN + 64);
         out.push(1);
@@ -395,6 +416,38 @@ mod tests {
             config.check_parameter_sets(),
             Err(MediaError::MissingParameterSet { kind: "HEVC SPS" })
         );
+    }
+
+    /// Found by fuzz target media_annexb: a 16-bit SPS (bit_depth_luma_minus8 = 8, legal in
+    /// HEVC) became a record declaring 8 bits, because hvcC's field has 3 bits.
+    #[test]
+    fn sixteen_bit_sps_is_refused_not_written_as_eight_bit() {
+        let annexb = [
+            0, 0, 1, 0x40, 0, 0, 1, 0x42, 0x01, 0x01, 0x02, 0x20, 0x00, 0x03, 0x00, 0x90, 0x30,
+            0x00, 0x00, 0x00, 0x00, 0x3C, 0xA0, 0x0A, 0x08, 0x0B, 0x00, 0x96, 0x56, 0x49, 0x00,
+            0x00, 0x01, 0x44,
+        ];
+        let config = HevcDecoderConfig::from_annexb(&annexb).unwrap();
+        assert_eq!(config.bit_depth_luma, 16);
+        let err = config.to_bytes().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MediaError::SpsValueOutOfRange {
+                    value: 16,
+                    max: 15,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("bitDepthLumaMinus8"), "{err}");
+        assert!(annexb_to_record(&annexb).is_err());
+        let mut ok = sample();
+        ok.bit_depth_chroma = 15;
+        assert!(ok.to_bytes().is_ok());
+        ok.bit_depth_chroma = 7;
+        assert!(ok.to_bytes().is_err());
     }
 
     #[test]
