@@ -14,4 +14,5 @@ pub mod server;
 pub mod session;
 pub mod slots;
 pub mod stats;
+pub mod throttle;
 pub mod transport;

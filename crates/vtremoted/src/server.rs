@@ -13,6 +13,7 @@ use crate::backend::Backend;
 use crate::registry::{Registry, STOP_DEADLINE, STOP_GRACE};
 use crate::session::{ServerIdentity, SessionContext};
 use crate::slots::Slots;
+use crate::throttle::AuthThrottle;
 use crate::transport::{self, TlsPolicy};
 
 /// Connections still in their handshake beyond the session budget: enough for clients that
@@ -105,6 +106,7 @@ impl Server {
 
     pub fn run(self) {
         let slots = Slots::new(self.config.max_sessions);
+        let throttle = Arc::new(AuthThrottle::default());
         let mut sessions = Registry::default();
         let next_id = AtomicU64::new(1);
         let identity = Arc::new(ServerIdentity {
@@ -146,6 +148,8 @@ impl Server {
                 identity: identity.clone(),
                 shutdown: self.shutdown.clone(),
                 transport_refusal: None,
+                throttle: throttle.clone(),
+                peer_ip: stream.peer_addr().ok().map(|a| a.ip()),
             };
             if self.config.once {
                 transport::serve(stream, ctx, &self.config.tls);

@@ -224,6 +224,30 @@ fn read_msg(s: &mut TcpStream) -> Option<Message> {
 }
 
 #[test]
+fn repeated_wrong_tokens_from_one_address_are_slowed_then_forgiven() {
+    let d = start_daemon(Some("s3cret"), 4);
+    let mut cfg = client(d.addr, WireCompression::Lz4);
+    let status = |cfg: &ClientConfig| vtremote_client::probe(cfg, Codec::H264).map(|_| ());
+    cfg.token = "guess".into();
+    // Five free failures, then the sixth starts a one-second wait.
+    for _ in 0..6 {
+        assert!(matches!(status(&cfg), Err(ClientError::AuthFailed { .. })));
+    }
+    cfg.token = "s3cret".into();
+    assert!(
+        matches!(status(&cfg), Err(ClientError::AuthFailed { .. })),
+        "the right token is not even checked during the wait"
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    status(&cfg).expect("the wait is over and the right token works");
+    // Success cleared the record: one wrong token costs nothing again.
+    cfg.token = "guess".into();
+    assert!(status(&cfg).is_err());
+    cfg.token = "s3cret".into();
+    status(&cfg).expect("no wait after a single failure");
+}
+
+#[test]
 fn wrong_token_is_refused_and_daemon_keeps_serving() {
     let d = start_daemon(Some("s3cret"), 4);
     let (_s, m) = raw_hello(d.addr, "guess");

@@ -38,6 +38,7 @@ use crate::connection::Connection;
 use crate::message_io::read_message;
 use crate::slots::{SlotGuard, Slots};
 use crate::stats::SessionStats;
+use crate::throttle::AuthThrottle;
 
 /// Input queued between reader and codec: small, because each item may be a 4K picture.
 const INPUT_QUEUE: usize = 4;
@@ -82,6 +83,9 @@ pub struct SessionContext {
     /// Why this connection may not have a session whatever it says (a plain client of a
     /// TLS-only helper): the reply to its HELLO.
     pub transport_refusal: Option<String>,
+    /// Wrong tokens per client address (shared by all sessions), and this client's address.
+    pub throttle: Arc<AuthThrottle>,
+    pub peer_ip: Option<std::net::IpAddr>,
 }
 
 /// Serves one connection to the end and logs its summary line, whatever happens. Returns
@@ -203,7 +207,26 @@ fn serve<C: Connection>(
     }
     let codecs = advertised_codecs(ctx.backend.capabilities());
     let server = (ctx.identity.name.as_str(), ctx.identity.version.as_str());
-    let slot = match admit(ctx.token.as_deref(), &hello.token, &ctx.slots) {
+    if let (Some(ip), Some(_)) = (ctx.peer_ip, &ctx.token) {
+        if let Some(wait) = ctx.throttle.wait(ip, Instant::now()) {
+            let ack = hello_ack(HelloStatus::AuthFailed, server, codecs, &ctx.slots);
+            write_msg(stream, &Message::HelloAck(ack), stats)?;
+            close_gracefully(stream);
+            return Err(SessionError::silent(format!(
+                "authentication refused: too many wrong tokens from {ip}; its token is not \
+                 checked for another {:.1} s",
+                wait.as_secs_f64()
+            )));
+        }
+    }
+    let admission = admit(ctx.token.as_deref(), &hello.token, &ctx.slots);
+    if let (Some(ip), Some(_)) = (ctx.peer_ip, &ctx.token) {
+        match admission {
+            Admission::AuthFailed => ctx.throttle.failed(ip, Instant::now()),
+            _ => ctx.throttle.succeeded(ip),
+        }
+    }
+    let slot = match admission {
         Admission::Accepted(slot) => slot,
         Admission::AuthFailed => {
             info!(client = %hello.client_name, codec = %hello.codec, "HELLO authfail");

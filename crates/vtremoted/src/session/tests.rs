@@ -161,6 +161,8 @@ fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>)
         }),
         shutdown: shutdown.clone(),
         transport_refusal: None,
+        throttle: Default::default(),
+        peer_ip: None,
     };
     let server_end = server.try_clone().unwrap();
     let session = std::thread::spawn(move || run(server, ctx));
