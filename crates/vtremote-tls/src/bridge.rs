@@ -82,19 +82,21 @@ fn net_to_local(mut net: TcpStream, mut local: TcpStream, conn: &Mutex<rustls::C
     let mut plain = vec![0u8; CHUNK];
     let mut out = Vec::with_capacity(CHUNK);
     let result = (|| -> io::Result<()> {
+        // The handshake may have read the peer's first application data along with its
+        // last handshake message: that plaintext is already waiting inside the connection
+        // and must be delivered before blocking on the network, or both sides wait.
+        let mut n = 0;
         loop {
-            let n = net.read(&mut cipher)?;
-            if n == 0 {
-                return Ok(());
-            }
             let mut closed = false;
             {
                 let mut c = lock(conn);
                 let mut rest = &cipher[..n];
-                while !rest.is_empty() {
-                    c.read_tls(&mut rest)?;
-                    c.process_new_packets()
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                loop {
+                    if !rest.is_empty() {
+                        c.read_tls(&mut rest)?;
+                        c.process_new_packets()
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    }
                     loop {
                         match c.reader().read(&mut plain) {
                             Ok(0) => {
@@ -106,6 +108,9 @@ fn net_to_local(mut net: TcpStream, mut local: TcpStream, conn: &Mutex<rustls::C
                             Err(e) => return Err(e),
                         }
                     }
+                    if rest.is_empty() {
+                        break;
+                    }
                 }
                 // Key updates and alerts the peer asked for.
                 while c.wants_write() {
@@ -115,6 +120,10 @@ fn net_to_local(mut net: TcpStream, mut local: TcpStream, conn: &Mutex<rustls::C
             local.write_all(&out)?;
             out.clear();
             if closed {
+                return Ok(());
+            }
+            n = net.read(&mut cipher)?;
+            if n == 0 {
                 return Ok(());
             }
         }
@@ -248,6 +257,25 @@ mod tests {
         w.join().unwrap();
         assert_eq!(got, big.to_ascii_uppercase());
         assert_eq!(check.seen(), Some(id.fingerprint));
+    }
+
+    #[test]
+    fn data_that_arrives_with_the_last_handshake_message_is_delivered() {
+        // The client queues its first bytes before the handshake ends, so they travel right
+        // behind its Finished message and the server's handshake reads them too.
+        let id = identity();
+        let addr = serve_upper(&id);
+        let (config, _) = client_config(Some(id.fingerprint)).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("vtremoted").unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut net = TcpStream::connect(addr).unwrap();
+        net.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        conn.writer().write_all(b"early").unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut net);
+        let mut reply = [0u8; 5];
+        tls.read_exact(&mut reply)
+            .expect("the server answered the bytes that came with the handshake");
+        assert_eq!(&reply, b"EARLY");
     }
 
     #[test]

@@ -18,7 +18,10 @@ use vtremote_tls::{Fingerprint, HelperIdentity};
 use vtremoted::transport::TlsPolicy;
 
 fn tls_daemon(required: bool) -> (Daemon, Fingerprint) {
-    let dir = tmpdir(&format!("tls-state-{required}"));
+    // One identity per daemon: tests run in parallel and must not share a state directory.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = tmpdir(&format!("tls-state-{n}"));
     let identity = HelperIdentity::load_or_create(&dir).unwrap();
     let policy = TlsPolicy {
         config: Some(identity.server_config().unwrap()),
