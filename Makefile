@@ -30,7 +30,7 @@ FFMPEG_TEST_FLAGS  ?= --minimal
 MACOS_INSTALL_FLAGS ?=
 
 .PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench bench-quick bench-overhead \
-        bench-throughput bench-ceiling install clean bootstrap fuzz-smoke fuzz-seeds
+        bench-throughput bench-ceiling bench-tls install clean bootstrap fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -95,6 +95,10 @@ bench-quick: rust ffmpeg-test
 
 bench-overhead: rust ffmpeg-test
 	./scripts/bench-overhead --bin $(BIN)
+
+# CPU of client and daemon with and without TLS, interleaved (SIZE, PIX, FRAMES, ROUNDS).
+bench-tls: rust
+	./scripts/bench-tls $(BIN)
 
 # fps and CPU of both sides per mode for one 1080p30 stream through `vtremote encode`.
 bench-throughput: rust
