@@ -58,9 +58,15 @@ find_sample() {
 # start_daemon BIN_DIR LOG [extra flags…]: starts vtremoted on a free loopback port and
 # sets DAEMON_PID and DAEMON_ADDR.
 start_daemon() {
-  local bin="$1" log="$2"
+  local bin="$1" log="$2" a
+  local state=("--state-dir" "$log.state")
   shift 2
-  "$bin/vtremoted" --listen 127.0.0.1:0 --log-level 1 "$@" >"$log.out" 2>"$log" &
+  # The TLS key goes beside the log, not into the user's or the system's state folder,
+  # unless the caller chose (--state-dir) or needs none (--no-tls).
+  for a in "$@"; do
+    case "$a" in --state-dir | --state-dir=* | --no-tls) state=() ;; esac
+  done
+  "$bin/vtremoted" --listen 127.0.0.1:0 --log-level 1 ${state[@]+"${state[@]}"} "$@" >"$log.out" 2>"$log" &
   DAEMON_PID=$!
   local _
   for _ in $(seq 1 100); do

@@ -3,50 +3,31 @@
 //! the daemon is stopping (or finish), and the daemon exits within its documented bound
 //! (`registry::STOP_DEADLINE`, 5 s, plus the time to notice the signal).
 
-use std::io::{BufRead, BufReader, Read, Write};
+// The libavcodec backend is not built on macOS (Cargo.toml).
+#![cfg(not(target_os = "macos"))]
+
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::spawn_daemon_binary;
 use vtremote_proto::{
     encode_frame, Configure, FrameGeometry, Header, Hello, Message, PixelFormat, PlaneCompressor,
     PlaneSource, WireCompression, HEADER_LEN,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_vtremoted");
 /// The daemon's stop deadline plus generous room for a loaded CI machine: a bound on
 /// hanging, not a speed goal.
 const EXIT_BOUND: Duration = Duration::from_secs(15);
 
 fn start() -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--backend",
-            "libavcodec",
-            "--max-sessions",
-            "4",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run vtremoted");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (child, addr)
+    spawn_daemon_binary(&["--no-tls", "--max-sessions", "4"])
 }
 
 fn send(s: &mut TcpStream, m: &Message) {

@@ -2,9 +2,11 @@
 //! and the system `ffmpeg` as the reference decoder.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -234,4 +236,28 @@ pub fn remote_encode(
         stream.extend_from_slice(&p.data);
     }
     (stream, packets, inputs)
+}
+
+/// Runs the vtremoted binary on a free loopback port with `args` (stdout read for the
+/// address, stderr discarded).
+pub fn spawn_daemon_binary(args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vtremoted"))
+        .args(["--listen", "127.0.0.1:0", "--backend", "libavcodec"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run vtremoted");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
 }
