@@ -107,13 +107,8 @@ impl Security {
             c.token = t.clone();
         }
         if let Some(path) = &self.token_file {
-            c.token = std::fs::read_to_string(path)
-                .with_context(|| format!("reading token file {}", path.display()))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_end()
-                .to_string();
+            c.token = vtremote_client::token_from_file(path)
+                .with_context(|| format!("reading token file {}", path.display()))?;
         }
         if self.tls || self.tls_fingerprint.is_some() {
             c.tls = Tls::On(self.tls_fingerprint);
@@ -309,9 +304,8 @@ impl Progress {
 }
 
 fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
-    let members = vtremote_client::pool_members(&host);
-    if members.len() > 1 {
-        return probe_pool(&members, &security, timeout_ms);
+    if vtremote_client::pool_members(&host).len() > 1 {
+        return probe_pool(&host, &security, timeout_ms);
     }
     let c = client_config(&host, &security, timeout_ms)?;
     let info = vtremote_client::probe(&c, Codec::H264)?;
@@ -347,21 +341,11 @@ fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
 }
 
 /// One line per member of a pool; fails only when no member answers.
-fn probe_pool(members: &[String], security: &Security, timeout_ms: u64) -> Result<()> {
-    let answers: Vec<_> = std::thread::scope(|s| {
-        let asks: Vec<_> = members
-            .iter()
-            .map(|m| {
-                s.spawn(move || {
-                    client_config(m, security, timeout_ms)
-                        .and_then(|c| Ok(vtremote_client::probe(&c, Codec::H264)?))
-                })
-            })
-            .collect();
-        asks.into_iter().map(|a| a.join().expect("probe")).collect()
-    });
+fn probe_pool(host: &str, security: &Security, timeout_ms: u64) -> Result<()> {
+    let answers =
+        vtremote_client::probe_pool(&client_config(host, security, timeout_ms)?, Codec::H264);
     let mut reachable = 0;
-    for (member, answer) in members.iter().zip(answers) {
+    for (member, answer) in answers {
         match answer {
             Ok(info) => {
                 reachable += 1;

@@ -44,6 +44,12 @@ pub enum Tls {
 /// option, the environment is not visible to other users in `ps`.
 pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
 
+/// A token file's first line, without its line ending.
+pub fn token_from_file(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().next().unwrap_or("").trim_end().to_string())
+}
+
 impl ClientConfig {
     pub fn new(host: impl Into<String>) -> Self {
         ClientConfig {

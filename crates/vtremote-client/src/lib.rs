@@ -40,8 +40,8 @@ mod totals;
 pub mod capi;
 
 pub use config::{
-    ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls, DEFAULT_INFLIGHT, DEFAULT_PORT,
-    TOKEN_ENV,
+    token_from_file, ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls, DEFAULT_INFLIGHT,
+    DEFAULT_PORT, TOKEN_ENV,
 };
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};
@@ -82,4 +82,12 @@ pub fn probe(config: &ClientConfig, codec: Codec) -> Result<ServerInfo, ClientEr
 /// that resolves to several (a pool); a single helper as given.
 pub fn pool_members(host: &str) -> Vec<String> {
     pool::members(host)
+}
+
+/// Probes every helper `config.host` names, in parallel: (member, answer) in order.
+pub fn probe_pool(
+    config: &ClientConfig,
+    codec: Codec,
+) -> Vec<(String, Result<ServerInfo, ClientError>)> {
+    pool::ask_all(&pool::members(&config.host), config, codec)
 }

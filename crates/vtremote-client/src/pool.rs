@@ -63,20 +63,9 @@ pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig
         one.host = members.into_iter().next().expect("one member");
         return Ok(one);
     }
-    let answers: Vec<(String, Result<ServerInfo, ClientError>)> = std::thread::scope(|s| {
-        let asks: Vec<_> = members
-            .iter()
-            .map(|m| {
-                let mut c = config.clone();
-                c.host = m.clone();
-                c.timeout = config.timeout.min(PROBE_TIMEOUT);
-                s.spawn(move || (c.host.clone(), probe(&c, codec)))
-            })
-            .collect();
-        asks.into_iter()
-            .map(|a| a.join().expect("probe thread"))
-            .collect()
-    });
+    let mut asking = config.clone();
+    asking.timeout = config.timeout.min(PROBE_TIMEOUT);
+    let answers = ask_all(&members, &asking, codec);
     let mut reasons = Vec::new();
     let mut best: Option<(f64, &str, &ServerInfo)> = None;
     for (member, answer) in &answers {
@@ -112,6 +101,28 @@ pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig
     let mut chosen = config.clone();
     chosen.host = member.to_string();
     Ok(chosen)
+}
+
+/// Probes every member in parallel with `config` (its host replaced); answers in `members`
+/// order.
+pub(crate) fn ask_all(
+    members: &[String],
+    config: &ClientConfig,
+    codec: Codec,
+) -> Vec<(String, Result<ServerInfo, ClientError>)> {
+    std::thread::scope(|s| {
+        let asks: Vec<_> = members
+            .iter()
+            .map(|m| {
+                let mut c = config.clone();
+                c.host = m.clone();
+                s.spawn(move || (c.host.clone(), probe(&c, codec)))
+            })
+            .collect();
+        asks.into_iter()
+            .map(|a| a.join().expect("probe thread"))
+            .collect()
+    })
 }
 
 /// An empty codec list is an original daemon's: it serves both.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vtremote_proto::{Codec, PixelFormat, WireCompression};
 
-use crate::config::{ClientConfig, DecoderParams, EncoderParams, Tls};
+use crate::config::{token_from_file, ClientConfig, DecoderParams, EncoderParams, Tls};
 use crate::options::OptionSet;
 
 /// Bounds of `timeout_ms`: shorter than a LAN round trip plus an encoder's start-up is
@@ -97,14 +97,14 @@ impl Settings {
             "token" => config.token = value.to_string(),
             // The first line of a file: a token that never appears on a command line.
             "token_file" => {
-                let text = std::fs::read_to_string(value.trim()).map_err(|e| {
-                    SettingError::Unreadable {
-                        key: key.into(),
-                        path: value.into(),
-                        cause: e.to_string(),
-                    }
-                })?;
-                config.token = text.lines().next().unwrap_or("").trim_end().to_string();
+                config.token =
+                    token_from_file(std::path::Path::new(value.trim())).map_err(|e| {
+                        SettingError::Unreadable {
+                            key: key.into(),
+                            path: value.into(),
+                            cause: e.to_string(),
+                        }
+                    })?;
             }
             "tls" => {
                 config.tls = match value.trim() {
