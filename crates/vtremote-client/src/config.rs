@@ -8,6 +8,9 @@ pub const DEFAULT_PORT: u16 = 5555;
 pub const DEFAULT_INFLIGHT: u32 = 16;
 /// The original client's default (`vt_remote_timeout_ms`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
+/// How long a job whose helper failed waits for one to take over: long enough for a
+/// restarted helper (launchd, systemd, a Kubernetes pod) to come back.
+pub const DEFAULT_FAILOVER_WAIT: Duration = Duration::from_secs(15);
 
 /// How to reach a helper and how to talk to it; shared by encode and decode sessions.
 #[derive(Debug, Clone)]
@@ -26,6 +29,11 @@ pub struct ClientConfig {
     /// Where the session's own log lines go (default: `tracing`).
     pub log: Logger,
     pub tls: Tls,
+    /// Whether a job goes on with another helper (or the same one back) when its helper
+    /// dies mid-stream; costs keeping the inputs whose outputs the caller has not got.
+    pub failover: bool,
+    /// How long a takeover may wait for a helper to accept the session.
+    pub failover_wait: Duration,
 }
 
 /// Encryption of the connection.
@@ -64,6 +72,8 @@ impl ClientConfig {
             inflight: DEFAULT_INFLIGHT,
             log: Logger::default(),
             tls: Tls::Off,
+            failover: true,
+            failover_wait: DEFAULT_FAILOVER_WAIT,
         }
     }
 }

@@ -55,6 +55,12 @@ pub enum ClientError {
     Tls { host: String, cause: String },
     #[error("{pool}: no helper in the pool can take the session: {reasons}")]
     NoHelper { pool: String, reasons: String },
+    #[error("{pool}: lost the helper ({lost}) and {outcome}")]
+    Failover {
+        pool: String,
+        lost: String,
+        outcome: String,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The in-flight window is full: receive before sending more.
@@ -154,6 +160,15 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
         ClientError::Closed { host, what } => ClientError::Closed {
             host: host.clone(),
             what,
+        },
+        ClientError::Failover {
+            pool,
+            lost,
+            outcome,
+        } => ClientError::Failover {
+            pool: pool.clone(),
+            lost: lost.clone(),
+            outcome: outcome.clone(),
         },
         ClientError::InvalidArgument(s) => ClientError::InvalidArgument(s.clone()),
         ClientError::WouldBlock => ClientError::WouldBlock,

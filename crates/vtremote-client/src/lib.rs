@@ -23,6 +23,7 @@ mod connection;
 mod decode;
 mod encode;
 mod error;
+mod failover;
 mod flow;
 mod ledger;
 mod log;
@@ -40,8 +41,8 @@ mod totals;
 pub mod capi;
 
 pub use config::{
-    token_from_file, ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls, DEFAULT_INFLIGHT,
-    DEFAULT_PORT, TOKEN_ENV,
+    token_from_file, ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls,
+    DEFAULT_FAILOVER_WAIT, DEFAULT_INFLIGHT, DEFAULT_PORT, TOKEN_ENV,
 };
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};
