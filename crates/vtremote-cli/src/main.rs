@@ -68,7 +68,8 @@ enum CompressionArg {
 
 #[derive(Debug, clap::Args)]
 struct Conn {
-    /// Helper address, HOST:PORT.
+    /// Helper address, HOST:PORT, or a pool: HOST:PORT,HOST:PORT or a name with several
+    /// addresses.
     #[arg(long)]
     host: String,
     #[command(flatten)]
@@ -76,6 +77,13 @@ struct Conn {
     /// Timeout for connecting and for each wait, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
+    /// How long a job whose helper fails mid-stream waits for another (or the same one
+    /// back) to take over, in milliseconds; 0 tries once.
+    #[arg(long, default_value_t = vtremote_client::DEFAULT_FAILOVER_WAIT.as_millis() as u64)]
+    failover_timeout_ms: u64,
+    /// Fail the job with the helper's error instead of going on with another helper.
+    #[arg(long)]
+    no_failover: bool,
 }
 
 /// Token and encryption, shared by every command that connects.
@@ -127,7 +135,10 @@ fn client_config(host: &str, security: &Security, timeout_ms: u64) -> Result<Cli
 
 impl Conn {
     fn config(&self) -> Result<ClientConfig> {
-        client_config(&self.host, &self.security, self.timeout_ms)
+        let mut c = client_config(&self.host, &self.security, self.timeout_ms)?;
+        c.failover = !self.no_failover;
+        c.failover_wait = std::time::Duration::from_millis(self.failover_timeout_ms);
+        Ok(c)
     }
 }
 
