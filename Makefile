@@ -78,6 +78,8 @@ e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
 	./tests/hostile/run.sh $(BIN)
+	./dist/container/test-healthcheck.sh $(BIN)
+	./dist/linux/test-mdwe.sh $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
 	FUZZ_SECONDS=10 ./scripts/fuzz-smoke

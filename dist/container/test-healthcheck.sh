@@ -26,18 +26,22 @@ fail() {
 umask 077
 echo "right-token-$$" >"$work/token"
 echo "wrong-token" >"$work/wrong"
-: >"$work/daemon.out" # exists before the daemon writes to it: polled below
-"$bin/vtremoted" --listen 127.0.0.1:0 --no-tls --token-file "$work/token" --max-sessions 1 \
-  --idle-timeout-ms 20000 >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon=$!
-port=""
-for _ in $(seq 50); do
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/daemon.out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "test-healthcheck.sh: vtremoted did not start: $(cat "$work/daemon.err")" >&2; exit 1; }
-addr=127.0.0.1:$port
+# start_daemon FLAGS...: one session at most, our token; sets $daemon and $addr.
+start_daemon() {
+  : >"$work/daemon.out" # exists before the daemon writes to it: polled below
+  "$bin/vtremoted" --listen 127.0.0.1:0 --token-file "$work/token" --max-sessions 1 \
+    --idle-timeout-ms 20000 "$@" >"$work/daemon.out" 2>"$work/daemon.err" &
+  daemon=$!
+  local port=""
+  for _ in $(seq 50); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/daemon.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "test-healthcheck.sh: vtremoted did not start: $(cat "$work/daemon.err")" >&2; exit 1; }
+  addr=127.0.0.1:$port
+}
+start_daemon --no-tls
 
 # health TOKEN_FILE: runs the check as the probes do (vtremote on PATH); leaves $work/out.
 health() {
@@ -49,7 +53,7 @@ if health "$work/token"; then pass "idle helper: healthy ($(cat "$work/out"))"; 
 # Take the only session: a client that sends HELLO with the token, reads HELLO_ACK status 0
 # and then holds the connection (the daemon keeps the slot until CONFIGURE or the idle
 # timeout). Wire format: docs/protocol.md (12-byte header, strings as u16 length + bytes).
-python3 - "$port" "$(cat "$work/token")" "$work/held" <<'PY' &
+python3 - "${addr##*:}" "$(cat "$work/token")" "$work/held" <<'PY' &
 import socket, struct, sys, time
 port, token, flag = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
 s16 = lambda b: struct.pack(">H", len(b)) + b
@@ -91,6 +95,15 @@ kill "$daemon"
 wait "$daemon" 2>/dev/null || true
 daemon=""
 if health "$work/token"; then fail "daemon gone: reported healthy"; else pass "daemon gone: unhealthy ($(head -1 "$work/out"))"; fi
+
+# --require-tls: the plain probe is refused; the check retries pinned to the daemon's key.
+start_daemon --require-tls --state-dir "$work/state"
+if PATH="$bin:$PATH" VTREMOTED_STATE_DIR="$work/state" VTREMOTE_TOKEN_FILE="$work/token" \
+  "$check" "$addr" >"$work/out" 2>&1; then
+  pass "--require-tls helper: healthy over TLS ($(cat "$work/out"))"
+else
+  fail "--require-tls helper: $(cat "$work/out")"
+fi
 
 if [ "$fails" != 0 ]; then
   echo "test-healthcheck.sh: $fails failure(s)" >&2
