@@ -32,7 +32,7 @@ MACOS_INSTALL_FLAGS ?=
 # works with any PREFIX. Packages use SYSTEMD_UNITDIR=/usr/lib/systemd/system.
 SYSTEMD_UNITDIR ?= /etc/systemd/system
 
-.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench bench-quick bench-overhead \
+.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e check-dist demo bench bench-quick bench-overhead \
         bench-throughput bench-ceiling bench-tls install clean bootstrap fuzz-smoke fuzz-seeds
 
 all: build
@@ -80,6 +80,12 @@ e2e: ffmpeg-test
 	./tests/hostile/run.sh $(BIN)
 	./dist/container/test-healthcheck.sh $(BIN)
 	./dist/linux/test-mdwe.sh $(BIN)
+
+# The container and Kubernetes files of dist/, without a cluster or a container engine
+# (scripts/check-dist): hadolint, API schemas, our policy, and the daemon flags they use
+# against this build. Its own target: the first run installs its linters from PyPI.
+check-dist: rust
+	./scripts/check-dist --bin $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
 	FUZZ_SECONDS=10 ./scripts/fuzz-smoke
