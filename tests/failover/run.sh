@@ -57,15 +57,17 @@ kill_serving() {
   echo "$addr"
 }
 
-# psnr FILE: average PSNR of FILE against the source
+# psnr FILE: average PSNR of FILE against the source. The system ffmpeg (scripts/bootstrap
+# installs it) has the psnr filter; the minimal test build does not.
+command -v ffmpeg >/dev/null || fail "the system ffmpeg is missing (scripts/bootstrap installs it)"
 psnr() {
-  "$FF" -hide_banner -nostdin -i "$1" "${SRC[@]}" -lavfi "[0:v][1:v]psnr" -f null - 2>&1 |
+  ffmpeg -hide_banner -nostdin -i "$1" "${SRC[@]}" -lavfi "[0:v][1:v]psnr" -f null - 2>&1 |
     sed -n 's/.*PSNR .* average:\([0-9.inf]*\).*/\1/p' | tail -n1
 }
 
 SRC=(-f lavfi -i testsrc2=s=640x360:r=30:d=6)
 FRAMES=180
-ENC=(-c:v h264_videotoolbox_remote -b:v 2M -g 60 -bf 2)
+ENC=(-c:v h264_videotoolbox_remote -b:v 600k -g 60 -bf 2)
 
 # ---------------------------------------------------------------------------------------
 # Encode: the reference run without failure, then the same job losing its helper
@@ -73,7 +75,7 @@ pool P
 "$FF" -hide_banner -nostdin -y "${SRC[@]}" "${ENC[@]}" -vt_remote_host "$P" "$T/ref.mp4" >"$T/ref.log" 2>&1 ||
   { tail -n 20 "$T/ref.log" >&2; fail "reference encode"; }
 # -re: the job lasts 6 s, so the kill lands mid-stream.
-"$FF" -hide_banner -nostdin -y -re "${SRC[@]}" "${ENC[@]}" -vt_remote_host "$P" "$T/failover.mp4" >"$T/failover.log" 2>&1 &
+"$FF" -hide_banner -nostdin -v verbose -y -re "${SRC[@]}" "${ENC[@]}" -vt_remote_host "$P" "$T/failover.mp4" >"$T/failover.log" 2>&1 &
 job=$!
 victim=$(kill_serving P "$T/failover.log" 2)
 rc=0
@@ -93,7 +95,7 @@ pass "encode survives SIGKILL of $victim: exit 0, $r, -xerror clean, PSNR $got d
 # Decode: framemd5 of the pictures delivered == a local decode
 pool Q
 "$FF" -v error -nostdin -y -i "$T/ref.mp4" -map 0:v -f framemd5 "$T/local.md5" || fail "local decode"
-"$FF" -hide_banner -nostdin -y -re -c:v h264_videotoolbox_remote -vt_remote_host "$Q" -i "$T/ref.mp4" -map 0:v \
+"$FF" -hide_banner -nostdin -v verbose -y -re -c:v h264_videotoolbox_remote -vt_remote_host "$Q" -i "$T/ref.mp4" -map 0:v \
   -pix_fmt yuv420p -f framemd5 "$T/remote.md5" >"$T/decode.log" 2>&1 &
 job=$!
 victim=$(kill_serving Q "$T/decode.log" 2)

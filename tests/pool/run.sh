@@ -39,33 +39,36 @@ printf '127.0.0.1 localhost\n127.0.0.2 helpers.test\n127.0.0.3 helpers.test\n' >
 in_ns() { ip netns exec "$NS" "$@"; }
 in_ns ip link set lo up
 
-# helper IP: a vtremoted inside the namespace on IP:5555; prints its PID.
+# helper IP [flags…]: a vtremoted inside the namespace on IP:5555.
 helper() {
   in_ns "$BIN/vtremoted" --listen "$1:5555" --no-tls --log-level 1 "${@:2}" >"$T/$1.out" 2>"$T/$1.log" &
-  local pid=$! _
+  local _
   for _ in $(seq 1 100); do
-    grep -q "^vtremoted listening on" "$T/$1.out" 2>/dev/null && { echo "$pid"; return 0; }
+    grep -q "^vtremoted listening on" "$T/$1.out" 2>/dev/null && return 0
     sleep 0.05
   done
   cat "$T/$1.log" >&2
   fail "vtremoted on $1 did not start"
 }
-A=$(helper 127.0.0.2 --max-sessions 1)
-B=$(helper 127.0.0.3 --max-sessions 4)
+# kill_helper IP: SIGKILL to the vtremoted listening on IP:5555 (ip netns exec forks, so
+# the PID the shell knows is not the daemon's).
+kill_helper() { pkill -9 -f -- "--listen $1:5555" || fail "no vtremoted on $1 to kill"; }
+helper 127.0.0.2 --max-sessions 1 >/dev/null
+helper 127.0.0.3 --max-sessions 4 >/dev/null
 
 probe=$(in_ns "$BIN/vtremote" probe helpers.test:5555 2>&1) || { echo "$probe" >&2; fail "vtremote probe helpers.test:5555"; }
 grep -q "127.0.0.2:5555" <<<"$probe" && grep -q "127.0.0.3:5555" <<<"$probe" ||
   { echo "$probe" >&2; fail "the probe of helpers.test does not show both addresses"; }
 pass "vtremote probe helpers.test:5555 shows both addresses of the name"
 
-# Hold A's only session with a slow job aimed at it alone.
+# Hold A's only session for 2 s with a job aimed at it alone.
 SRC=(-f lavfi -i testsrc2=s=640x360:r=30:d=6)
-in_ns "$FF" -hide_banner -nostdin -y -re "${SRC[@]}" -c:v h264_videotoolbox_remote -vt_remote_host 127.0.0.2:5555 \
+in_ns "$FF" -hide_banner -nostdin -y -re -f lavfi -i testsrc2=s=640x360:r=30:d=2 -c:v h264_videotoolbox_remote -vt_remote_host 127.0.0.2:5555 \
   -f null - >"$T/hold.log" 2>&1 &
 hold=$!
 for _ in $(seq 1 100); do grep -q "SUMMARY\|session 1" "$T/127.0.0.2.log" 2>/dev/null && break; sleep 0.05; done
 sleep 0.5
-in_ns "$FF" -hide_banner -nostdin -y -re "${SRC[@]}" -c:v h264_videotoolbox_remote -b:v 2M -g 60 -bf 2 \
+in_ns "$FF" -hide_banner -nostdin -v verbose -y -re "${SRC[@]}" -c:v h264_videotoolbox_remote -b:v 2M -g 60 -bf 2 \
   -vt_remote_host helpers.test:5555 "$T/pool.mp4" >"$T/pool.log" 2>&1 &
 job=$!
 for _ in $(seq 1 100); do grep -q "pool helpers.test:5555: using" "$T/pool.log" && break; sleep 0.05; done
@@ -75,8 +78,8 @@ pass "the name's full member (127.0.0.2, 1 of 1) is skipped and the idle one cho
 wait "$hold" || fail "the job holding 127.0.0.2 failed"
 
 # Now kill the serving member: the job goes on with the one the holder has released.
-sleep 1
-kill -9 "$B"
+sleep 0.5
+kill_helper 127.0.0.3
 rc=0
 wait "$job" || rc=$?
 [ "$rc" = 0 ] || { tail -n 20 "$T/pool.log" >&2; fail "ffmpeg exited $rc after losing 127.0.0.3"; }
@@ -84,4 +87,3 @@ grep -q "lost the helper at 127.0.0.3:5555" "$T/pool.log" || { tail -n 20 "$T/po
 grep -q "127.0.0.2:5555 took over" "$T/pool.log" || { tail -n 20 "$T/pool.log" >&2; fail "the other address did not take over"; }
 r=$(python3 tests/ffmpeg/check_stream.py "$FP" "$T/pool.mp4" --codec h264 --frames 180 --bframes yes) || exit 1
 pass "killing 127.0.0.3 mid-encode: 127.0.0.2 took over, $r"
-kill "$A" 2>/dev/null || true
