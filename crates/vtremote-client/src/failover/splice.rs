@@ -33,6 +33,8 @@ pub(crate) struct Splice<F> {
     /// Packets received, in decode order, not yet released.
     held: VecDeque<OutputPacket>,
     ready: VecDeque<OutputPacket>,
+    /// Pictures no resume needs any more, for the caller to reuse their buffers.
+    finished: Vec<F>,
     last_pts_sent: Option<i64>,
     last_dts: Option<i64>,
     /// Why a resume can no longer be promised (the record then only passes packets on).
@@ -55,6 +57,7 @@ impl<F> Splice<F> {
             sent: VecDeque::new(),
             held: VecDeque::new(),
             ready: VecDeque::new(),
+            finished: Vec::new(),
             last_pts_sent: None,
             last_dts: None,
             broken: None,
@@ -118,7 +121,8 @@ impl<F> Splice<F> {
         while self.held.len() > HOLD_LIMIT {
             match self.sent.iter().position(|s| !s.answered) {
                 Some(missing) => {
-                    self.sent.remove(missing);
+                    let gone = self.sent.remove(missing).expect("found above");
+                    self.finished.push(gone.frame);
                     self.lost += 1;
                     self.cut();
                 }
@@ -130,10 +134,15 @@ impl<F> Splice<F> {
     /// DONE: the helper has sent everything it will; nothing is left to resume.
     pub fn on_done(&mut self) {
         self.lost += self.sent.iter().filter(|s| !s.answered).count() as u64;
-        self.sent.clear();
+        self.finished.extend(self.sent.drain(..).map(|s| s.frame));
         while let Some(p) = self.held.pop_front() {
             self.release(p);
         }
+    }
+
+    /// Pictures whose packets have all reached the caller (their buffers can be reused).
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, F> {
+        self.finished.drain(..)
     }
 
     /// The next packet for the caller.
@@ -188,7 +197,8 @@ impl<F> Splice<F> {
         }
         let Some(j) = cut else { return };
         for _ in 0..=j {
-            self.sent.pop_front();
+            let done = self.sent.pop_front().expect("counted above");
+            self.finished.push(done.frame);
             let p = self.held.pop_front().expect("counted above");
             self.release(p);
         }
@@ -196,7 +206,7 @@ impl<F> Splice<F> {
 
     fn give_up(&mut self, why: String) {
         self.broken = Some(why);
-        self.sent.clear();
+        self.finished.extend(self.sent.drain(..).map(|s| s.frame));
         while let Some(p) = self.held.pop_front() {
             self.release(p);
         }
@@ -267,6 +277,12 @@ mod tests {
         }
         assert_eq!(released, [1, 0, 0, 3, 0, 0, 3]);
         assert_eq!(s.kept(), 0);
+        let finished: Vec<i64> = s.take_finished().collect();
+        assert_eq!(
+            finished,
+            (0..7).collect::<Vec<_>>(),
+            "every buffer comes back once"
+        );
     }
 
     #[test]

@@ -49,7 +49,13 @@ pub struct RemoteEncoder<C = ()> {
     eof: bool,
     /// DONE arrived: only released packets are left.
     done: bool,
+    /// Buffers of pictures the failover record let go, for the next pictures: a fresh
+    /// multi-megabyte allocation per picture would page-fault on every frame.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare picture buffers kept at most.
+const SPARE_BUFFERS: usize = 4;
 
 impl<C> RemoteEncoder<C> {
     /// Connects and configures the helper.
@@ -60,6 +66,7 @@ impl<C> RemoteEncoder<C> {
             replay: VecDeque::new(),
             eof: false,
             done: false,
+            spare: Vec::new(),
         })
     }
 
@@ -124,7 +131,10 @@ impl<C> RemoteEncoder<C> {
                 Ok(()) => Err(ClientError::WouldBlock),
             };
         }
-        let buf = session.spare_buffer();
+        let buf = match self.spare.pop() {
+            Some(b) => b,
+            None => session.spare_buffer(),
+        };
         let pending = Arc::new(session.pack(frame, buf)?);
         match session.submit(pending.clone(), t0) {
             Ok(()) => {
@@ -159,7 +169,10 @@ impl<C> RemoteEncoder<C> {
             }
             self.catch_up()?;
             match self.core.live()?.receive_packet() {
-                Ok(Received::Item(p)) => self.splice.on_packet(p),
+                Ok(Received::Item(p)) => {
+                    self.splice.on_packet(p);
+                    self.reuse_finished();
+                }
                 // After the end of input nothing but a packet, DONE or an error may come
                 // back: the C glue takes `Again` then as a bug.
                 Ok(Received::Again) if self.replay.is_empty() && !self.eof => {
@@ -168,10 +181,23 @@ impl<C> RemoteEncoder<C> {
                 Ok(Received::Again) => {}
                 Ok(Received::Eof) => {
                     self.splice.on_done();
+                    self.reuse_finished();
                     self.done = true;
                 }
                 Err(e) if self.core.should_take_over(&e) => self.take_over(e)?,
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keeps the buffers of pictures nobody holds any more (the writer may still be
+    /// sending one whose packet already came back: that one is simply dropped later).
+    fn reuse_finished(&mut self) {
+        for f in self.splice.take_finished() {
+            if self.spare.len() < SPARE_BUFFERS {
+                if let Ok(f) = Arc::try_unwrap(f) {
+                    self.spare.push(f.into_buffer());
+                }
             }
         }
     }
