@@ -270,4 +270,41 @@ mod tests {
         assert_eq!(r.kept(), 0);
         assert!(r.deliver(0) && r.deliver(0));
     }
+
+    proptest::proptest! {
+        /// Wherever the helper dies, decoding again from what the record kept gives the
+        /// caller every picture exactly once (pictures come out in pts order, each access
+        /// unit one picture; the decoder in flight holds up to `lag` pictures).
+        #[test]
+        fn every_picture_exactly_once_wherever_the_helper_dies(
+            keys in proptest::collection::vec(proptest::bool::ANY, 1..80),
+            delivered in 0usize..80,
+            lag in 0usize..8,
+        ) {
+            let n = keys.len();
+            let delivered = delivered.min(n);
+            let mut r = Resume::new(true, Codec::H264);
+            let mut out = Vec::new();
+            for (pts, &key) in keys.iter().enumerate() {
+                send(&mut r, pts as i64, key);
+                // The picture `lag` access units back comes out now.
+                if pts >= lag && out.len() < delivered {
+                    let p = out.len() as i64;
+                    proptest::prop_assert!(r.deliver(p));
+                    out.push(p);
+                }
+            }
+            let again = r.restart().unwrap();
+            let first = again.first().map(|k| k.pts).unwrap_or(n as i64);
+            proptest::prop_assert!(first <= out.len() as i64, "starts at {} after {} delivered", first, out.len());
+            proptest::prop_assert!(again.first().is_none_or(|k| k.random_access || k.pts == 0));
+            for k in &again {
+                r.on_sent(&k.as_input());
+                if r.deliver(k.pts) {
+                    out.push(k.pts);
+                }
+            }
+            proptest::prop_assert_eq!(out, (0..n as i64).collect::<Vec<_>>());
+        }
+    }
 }

@@ -384,4 +384,73 @@ mod tests {
         assert_eq!(drain(&mut s), [(1, 0)]);
         assert_eq!(s.kept(), 0);
     }
+
+    /// Decode order of `n` pictures coded in mini-GOPs of the given sizes: each group's
+    /// last picture (the P) first, then its B pictures; dts one tick behind the input.
+    fn decode_order(n: i64, groups: &[i64]) -> Vec<(i64, i64)> {
+        let mut order = Vec::new();
+        let mut start = 0;
+        let mut sizes = groups.iter().cycle();
+        while start < n {
+            let len = (*sizes.next().unwrap()).min(n - start);
+            order.push(start + len - 1);
+            order.extend(start..start + len - 1);
+            start += len;
+        }
+        order
+            .into_iter()
+            .enumerate()
+            .map(|(i, pts)| (pts, i as i64 - 1))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever the reordering and wherever the helper dies, the caller gets every
+        /// picture exactly once, the dead helper's share is a prefix of the input, and
+        /// decode timestamps keep increasing.
+        #[test]
+        fn every_picture_exactly_once_wherever_the_helper_dies(
+            n in 1i64..80,
+            groups in proptest::collection::vec(1i64..5, 1..6),
+            died_after in 0usize..80,
+            new_delay in 0i64..4,
+        ) {
+            let mut s = Splice::new(true);
+            for pts in 0..n {
+                s.on_sent(pts, pts);
+            }
+            let order = decode_order(n, &groups);
+            for &(pts, dts) in order.iter().take(died_after) {
+                s.on_packet(packet(pts, dts));
+            }
+            let first: Vec<(i64, i64)> = drain(&mut s);
+            let mut first_pts: Vec<i64> = first.iter().map(|p| p.0).collect();
+            first_pts.sort_unstable();
+            proptest::prop_assert_eq!(&first_pts, &(0..first.len() as i64).collect::<Vec<_>>());
+            let again = s.restart().unwrap();
+            proptest::prop_assert_eq!(&again, &(first.len() as i64..n).collect::<Vec<_>>());
+            // The new helper reorders differently and delays by `new_delay` ticks.
+            for &pts in &again {
+                s.on_sent(pts, pts);
+            }
+            let start = again.first().copied().unwrap_or(0);
+            let mut order2: Vec<(i64, i64)> = decode_order(again.len() as i64, &[3])
+                .into_iter()
+                .map(|(p, d)| (p + start, d + start - new_delay))
+                .collect();
+            order2.truncate(again.len());
+            for (pts, dts) in order2 {
+                s.on_packet(packet(pts, dts));
+            }
+            s.on_done();
+            let all: Vec<(i64, i64)> = first.into_iter().chain(drain(&mut s)).collect();
+            let mut pts: Vec<i64> = all.iter().map(|p| p.0).collect();
+            pts.sort_unstable();
+            proptest::prop_assert_eq!(pts, (0..n).collect::<Vec<_>>());
+            for w in all.windows(2) {
+                proptest::prop_assert!(w[0].1 < w[1].1, "dts {} then {}", w[0].1, w[1].1);
+            }
+            proptest::prop_assert_eq!(s.lost, 0);
+        }
+    }
 }
