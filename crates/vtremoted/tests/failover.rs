@@ -26,9 +26,13 @@ fn geometry() -> FrameGeometry {
 }
 
 fn encoder_params(options: &[(&str, &str)]) -> EncoderParams {
+    codec_params(Codec::H264, options)
+}
+
+fn codec_params(codec: Codec, options: &[(&str, &str)]) -> EncoderParams {
     let g = geometry();
     EncoderParams {
-        codec: Codec::H264,
+        codec,
         width: g.width,
         height: g.height,
         pix_fmt: g.pix_fmt,
@@ -138,7 +142,13 @@ fn encode_all(
     Ok((packets, inputs))
 }
 
-fn assert_whole_stream(packets: &[OutputPacket], extradata: &[u8], inputs: &[Vec<u8>], name: &str) {
+fn assert_whole_stream(
+    packets: &[OutputPacket],
+    extradata: &[u8],
+    inputs: &[Vec<u8>],
+    name: &str,
+    codec: Codec,
+) {
     let pts: BTreeSet<i64> = packets.iter().map(|p| p.pts).collect();
     assert_eq!(packets.len() as i64, PICTURES, "one packet per picture");
     assert_eq!(pts, (0..PICTURES).collect(), "every picture exactly once");
@@ -154,7 +164,10 @@ fn assert_whole_stream(packets: &[OutputPacket], extradata: &[u8], inputs: &[Vec
         assert!(p.dts <= p.pts, "dts {} after pts {}", p.dts, p.pts);
     }
     let dir = tmpdir(name);
-    let file = dir.join("out.h264");
+    let file = dir.join(match codec {
+        Codec::H264 => "out.h264",
+        Codec::Hevc => "out.hevc",
+    });
     let mut stream = extradata.to_vec();
     for p in packets {
         stream.extend_from_slice(&p.data);
@@ -176,7 +189,11 @@ fn assert_whole_stream(packets: &[OutputPacket], extradata: &[u8], inputs: &[Vec
 
 #[test]
 fn killing_the_serving_helper_mid_encode_loses_no_picture() {
-    for (wc, bframes) in [(WireCompression::Vtl, "2"), (WireCompression::None, "0")] {
+    for (codec, wc, bframes) in [
+        (Codec::H264, WireCompression::Vtl, "2"),
+        (Codec::H264, WireCompression::None, "0"),
+        (Codec::Hevc, WireCompression::Zstd, "2"),
+    ] {
         let mut helpers = vec![
             spawn_daemon_binary(&["--no-tls"]),
             spawn_daemon_binary(&["--no-tls"]),
@@ -185,7 +202,7 @@ fn killing_the_serving_helper_mid_encode_loses_no_picture() {
         let cfg = pool_config(&addrs, wc);
         let mut enc = RemoteEncoder::<i64>::open(
             &cfg,
-            &encoder_params(&[("max_b_frames", bframes), ("gop", "30")]),
+            &codec_params(codec, &[("max_b_frames", bframes), ("gop", "30")]),
         )
         .expect("open on the pool");
         let extradata = enc.extradata_annexb().to_vec();
@@ -202,9 +219,15 @@ fn killing_the_serving_helper_mid_encode_loses_no_picture() {
         })
         .expect("the job survives the helper");
         assert!(killed.is_some());
-        assert_eq!(enc.takeovers(), 1, "{wc}: one helper took over");
+        assert_eq!(enc.takeovers(), 1, "{codec} {wc}: one helper took over");
         assert_ne!(enc.server_info().unwrap().address, killed.unwrap());
-        assert_whole_stream(&packets, &extradata, &inputs, &format!("enc-{wc}"));
+        assert_whole_stream(
+            &packets,
+            &extradata,
+            &inputs,
+            &format!("enc-{codec}-{wc}"),
+            codec,
+        );
         for (mut c, _) in helpers {
             let _ = c.kill();
             let _ = c.wait();
@@ -240,7 +263,7 @@ fn the_same_helper_back_on_its_port_takes_over() {
     })
     .expect("the job survives the restart");
     assert_eq!(enc.takeovers(), 1);
-    assert_whole_stream(&packets, &extradata, &inputs, "same-helper");
+    assert_whole_stream(&packets, &extradata, &inputs, "same-helper", Codec::H264);
     let mut back = restarted.unwrap().join().unwrap();
     let _ = back.kill();
     let _ = back.wait();
