@@ -74,6 +74,7 @@ e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
 	./tests/hostile/run.sh $(BIN)
+	./tests/discovery/run.sh $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
 	FUZZ_SECONDS=10 ./scripts/fuzz-smoke

@@ -68,7 +68,8 @@ enum CompressionArg {
 
 #[derive(Debug, clap::Args)]
 struct Conn {
-    /// Helper address, HOST:PORT.
+    /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
+    /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS changes that).
     #[arg(long)]
     host: String,
     #[command(flatten)]
@@ -135,7 +136,8 @@ impl Conn {
 enum Command {
     /// Connect, handshake, and print what the helper offers.
     Probe {
-        /// Helper address, HOST:PORT.
+        /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
+        /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS changes that).
         host: String,
         #[command(flatten)]
         security: Security,
@@ -304,7 +306,7 @@ impl Progress {
 }
 
 fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
-    if vtremote_client::pool_members(&host).len() > 1 {
+    if vtremote_client::is_discovery(&host) || vtremote_client::pool_members(&host).len() > 1 {
         return probe_pool(&host, &security, timeout_ms);
     }
     let c = client_config(&host, &security, timeout_ms)?;

@@ -26,6 +26,11 @@ pub struct ClientConfig {
     /// Where the session's own log lines go (default: `tracing`).
     pub log: Logger,
     pub tls: Tls,
+    /// How long host `auto` browses mDNS for helpers.
+    pub discovery_window: Duration,
+    /// The fingerprint a discovered member advertised in its TXT record: expected when
+    /// neither a pin nor a first-use record says otherwise (docs/security.md).
+    pub(crate) advertised_fingerprint: Option<vtremote_tls::Fingerprint>,
 }
 
 /// Encryption of the connection.
@@ -43,6 +48,18 @@ pub enum Tls {
 /// The environment variable a token comes from when none is given: unlike a command-line
 /// option, the environment is not visible to other users in `ps`.
 pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
+
+/// The environment variable that sets how long host `auto` browses, in milliseconds
+/// (100..=10000): one place that reaches FFmpeg, the CLI and any other client alike.
+pub const DISCOVERY_MS_ENV: &str = "VTREMOTE_DISCOVERY_MS";
+
+fn discovery_window() -> Duration {
+    std::env::var(DISCOVERY_MS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| Duration::from_millis(ms.clamp(100, 10_000)))
+        .unwrap_or(vtremote_discovery::DEFAULT_WINDOW)
+}
 
 /// A token file's first line, without its line ending.
 pub fn token_from_file(path: &std::path::Path) -> std::io::Result<String> {
@@ -64,6 +81,8 @@ impl ClientConfig {
             inflight: DEFAULT_INFLIGHT,
             log: Logger::default(),
             tls: Tls::Off,
+            discovery_window: discovery_window(),
+            advertised_fingerprint: None,
         }
     }
 }
