@@ -69,7 +69,7 @@ enum CompressionArg {
 #[derive(Debug, clap::Args)]
 struct Conn {
     /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
-    /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS changes that).
+    /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS, 1300..10000, changes that).
     #[arg(long)]
     host: String,
     #[command(flatten)]
@@ -137,7 +137,7 @@ enum Command {
     /// Connect, handshake, and print what the helper offers.
     Probe {
         /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
-        /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS changes that).
+        /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS, 1300..10000, changes that).
         host: String,
         #[command(flatten)]
         security: Security,

@@ -49,15 +49,16 @@ pub enum Tls {
 /// option, the environment is not visible to other users in `ps`.
 pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
 
-/// The environment variable that sets how long host `auto` browses, in milliseconds
-/// (100..=10000): one place that reaches FFmpeg, the CLI and any other client alike.
+/// The environment variable that sets how long host `auto` browses, in milliseconds (kept
+/// within 1300..=10000, `vtremote_discovery::MIN_WINDOW` says why): one place that reaches
+/// FFmpeg, the CLI and any other client alike.
 pub const DISCOVERY_MS_ENV: &str = "VTREMOTE_DISCOVERY_MS";
 
 fn discovery_window() -> Duration {
     std::env::var(DISCOVERY_MS_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|ms| Duration::from_millis(ms.clamp(100, 10_000)))
+        .map(Duration::from_millis)
         .unwrap_or(vtremote_discovery::DEFAULT_WINDOW)
 }
 

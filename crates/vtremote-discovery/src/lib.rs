@@ -17,7 +17,7 @@ mod port;
 mod txt;
 
 pub use advertise::{advertise, Advert, Advertisement};
-pub use browse::{browse, Found, DEFAULT_WINDOW, MAX_FOUND};
+pub use browse::{browse, Found, DEFAULT_WINDOW, MAX_FOUND, MAX_WINDOW, MIN_WINDOW};
 pub use error::DiscoveryError;
 pub use host::instance_name;
 pub use txt::{Auth, Txt, PROTOCOL_VERSION, TXT_VERSION};
