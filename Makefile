@@ -80,6 +80,7 @@ e2e: ffmpeg-test
 	./tests/hostile/run.sh $(BIN)
 	./tests/failover/run.sh $(BIN)
 	./tests/pool/run.sh $(BIN)
+	./tests/discovery/run.sh $(BIN)
 	./dist/container/test-healthcheck.sh $(BIN)
 	./dist/linux/test-mdwe.sh $(BIN)
 

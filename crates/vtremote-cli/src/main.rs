@@ -68,8 +68,9 @@ enum CompressionArg {
 
 #[derive(Debug, clap::Args)]
 struct Conn {
-    /// Helper address, HOST:PORT, or a pool: HOST:PORT,HOST:PORT or a name with several
-    /// addresses.
+    /// Helper address HOST:PORT, a pool (A:PORT,B:PORT, or a name with several addresses),
+    /// or `auto`: helpers found over mDNS (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS,
+    /// 1300..10000, changes that).
     #[arg(long)]
     host: String,
     #[command(flatten)]
@@ -146,7 +147,8 @@ impl Conn {
 enum Command {
     /// Connect, handshake, and print what the helper offers.
     Probe {
-        /// Helper address, HOST:PORT.
+        /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
+        /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS, 1300..10000, changes that).
         host: String,
         #[command(flatten)]
         security: Security,
@@ -315,7 +317,7 @@ impl Progress {
 }
 
 fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
-    if vtremote_client::pool_members(&host).len() > 1 {
+    if vtremote_client::is_discovery(&host) || vtremote_client::pool_members(&host).len() > 1 {
         return probe_pool(&host, &security, timeout_ms);
     }
     let c = client_config(&host, &security, timeout_ms)?;

@@ -34,6 +34,11 @@ pub struct ClientConfig {
     pub failover: bool,
     /// How long a takeover may wait for a helper to accept the session.
     pub failover_wait: Duration,
+    /// How long host `auto` browses mDNS for helpers.
+    pub discovery_window: Duration,
+    /// The fingerprint a discovered member advertised in its TXT record: expected when
+    /// neither a pin nor a first-use record says otherwise (docs/security.md).
+    pub(crate) advertised_fingerprint: Option<vtremote_tls::Fingerprint>,
 }
 
 /// Encryption of the connection.
@@ -51,6 +56,19 @@ pub enum Tls {
 /// The environment variable a token comes from when none is given: unlike a command-line
 /// option, the environment is not visible to other users in `ps`.
 pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
+
+/// The environment variable that sets how long host `auto` browses, in milliseconds (kept
+/// within 1300..=10000, `vtremote_discovery::MIN_WINDOW` says why): one place that reaches
+/// FFmpeg, the CLI and any other client alike.
+pub const DISCOVERY_MS_ENV: &str = "VTREMOTE_DISCOVERY_MS";
+
+fn discovery_window() -> Duration {
+    std::env::var(DISCOVERY_MS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(vtremote_discovery::DEFAULT_WINDOW)
+}
 
 /// A token file's first line, without its line ending.
 pub fn token_from_file(path: &std::path::Path) -> std::io::Result<String> {
@@ -74,6 +92,8 @@ impl ClientConfig {
             tls: Tls::Off,
             failover: true,
             failover_wait: DEFAULT_FAILOVER_WAIT,
+            discovery_window: discovery_window(),
+            advertised_fingerprint: None,
         }
     }
 }

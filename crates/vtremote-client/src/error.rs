@@ -53,6 +53,8 @@ pub enum ClientError {
     },
     #[error("{host}: TLS handshake failed: {cause} (a helper that speaks TLS is a vtremoted with TLS; the original daemon and helpers before it speak only plain v1)")]
     Tls { host: String, cause: String },
+    #[error("{cause}")]
+    Discovery { cause: String },
     #[error("{pool}: no helper in the pool can take the session: {reasons}")]
     NoHelper { pool: String, reasons: String },
     #[error("{pool}: lost the helper ({lost}) and {outcome}")]
@@ -117,6 +119,9 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
         },
         ClientError::Tls { host, cause } => ClientError::Tls {
             host: host.clone(),
+            cause: cause.clone(),
+        },
+        ClientError::Discovery { cause } => ClientError::Discovery {
             cause: cause.clone(),
         },
         ClientError::Connect { host, cause } => ClientError::Connect {
