@@ -57,6 +57,14 @@ kill_serving() {
   echo "$addr"
 }
 
+# survived JOB_PID LOG VICTIM WHAT: the job exited 0 and its log shows the takeover.
+survived() {
+  local rc=0
+  wait "$1" || rc=$?
+  [ "$rc" = 0 ] || { tail -n 20 "$2" >&2; fail "$4 exited $rc after losing $3"; }
+  grep -q "lost the helper at $3" "$2" || { tail -n 20 "$2" >&2; fail "no failover happened in the $4 (the kill came too late?)"; }
+}
+
 # psnr FILE: average PSNR of FILE against the source. The system ffmpeg (scripts/bootstrap
 # installs it) has the psnr filter; the minimal test build does not.
 command -v ffmpeg >/dev/null || fail "the system ffmpeg is missing (scripts/bootstrap installs it)"
@@ -78,10 +86,7 @@ pool P
 "$FF" -hide_banner -nostdin -v verbose -y -re "${SRC[@]}" "${ENC[@]}" -vt_remote_host "$P" "$T/failover.mp4" >"$T/failover.log" 2>&1 &
 job=$!
 victim=$(kill_serving P "$T/failover.log" 2)
-rc=0
-wait "$job" || rc=$?
-[ "$rc" = 0 ] || { tail -n 20 "$T/failover.log" >&2; fail "ffmpeg exited $rc after losing $victim"; }
-grep -q "lost the helper at $victim" "$T/failover.log" || { tail -n 20 "$T/failover.log" >&2; fail "no failover happened (the kill came too late?)"; }
+survived "$job" "$T/failover.log" "$victim" encode
 r=$(check "$T/failover.mp4" --codec h264 --frames $FRAMES --bframes yes) || exit 1
 "$FF" -v error -nostdin -xerror -i "$T/failover.mp4" -f null - 2>"$T/xerror.log" || { cat "$T/xerror.log" >&2; fail "does not decode with -xerror"; }
 [ ! -s "$T/xerror.log" ] || { cat "$T/xerror.log" >&2; fail "the decoder complained about the splice"; }
@@ -99,10 +104,7 @@ pool Q
   -pix_fmt yuv420p -f framemd5 "$T/remote.md5" >"$T/decode.log" 2>&1 &
 job=$!
 victim=$(kill_serving Q "$T/decode.log" 2)
-rc=0
-wait "$job" || rc=$?
-[ "$rc" = 0 ] || { tail -n 20 "$T/decode.log" >&2; fail "remote decode exited $rc after losing $victim"; }
-grep -q "lost the helper at $victim" "$T/decode.log" || { tail -n 20 "$T/decode.log" >&2; fail "no failover happened in the decode"; }
+survived "$job" "$T/decode.log" "$victim" decode
 a=$(grep -v '^#' "$T/local.md5" | awk -F', *' '{print $1, $3, $5, $6}')
 b=$(grep -v '^#' "$T/remote.md5" | awk -F', *' '{print $1, $3, $5, $6}')
 [ "$(awk 'END { print NR }' <<<"$a")" = $FRAMES ] || fail "local decode gave $(awk 'END { print NR }' <<<"$a") frames"

@@ -25,24 +25,8 @@ fn geometry() -> FrameGeometry {
     FrameGeometry::new(160, 128, PixelFormat::Nv12).unwrap()
 }
 
-fn encoder_params(options: &[(&str, &str)]) -> EncoderParams {
-    codec_params(Codec::H264, options)
-}
-
-fn codec_params(codec: Codec, options: &[(&str, &str)]) -> EncoderParams {
-    let g = geometry();
-    EncoderParams {
-        codec,
-        width: g.width,
-        height: g.height,
-        pix_fmt: g.pix_fmt,
-        time_base: (1, 30),
-        framerate: (30, 1),
-        options: options
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }
+fn h264_params(options: &[(&str, &str)]) -> EncoderParams {
+    encoder_params(Codec::H264, geometry(), options)
 }
 
 fn pool_config(members: &[std::net::SocketAddr], wc: WireCompression) -> ClientConfig {
@@ -202,7 +186,11 @@ fn killing_the_serving_helper_mid_encode_loses_no_picture() {
         let cfg = pool_config(&addrs, wc);
         let mut enc = RemoteEncoder::<i64>::open(
             &cfg,
-            &codec_params(codec, &[("max_b_frames", bframes), ("gop", "30")]),
+            &encoder_params(
+                codec,
+                geometry(),
+                &[("max_b_frames", bframes), ("gop", "30")],
+            ),
         )
         .expect("open on the pool");
         let extradata = enc.extradata_annexb().to_vec();
@@ -247,7 +235,7 @@ fn the_same_helper_back_on_its_port_takes_over() {
     let mut helpers = vec![(child, addr)];
     let mut cfg = pool_config(&[addr], WireCompression::Zstd);
     cfg.failover_wait = Duration::from_secs(30);
-    let mut enc = RemoteEncoder::<i64>::open(&cfg, &encoder_params(&[])).unwrap();
+    let mut enc = RemoteEncoder::<i64>::open(&cfg, &h264_params(&[])).unwrap();
     let extradata = enc.extradata_annexb().to_vec();
     let mut restarted = None;
     let (packets, inputs) = encode_all(&mut enc, |n, _, enc| {
@@ -274,7 +262,7 @@ fn with_no_helper_left_the_error_says_what_was_lost_and_how_long_it_waited() {
     let mut helpers = vec![spawn_daemon_binary(&["--no-tls"])];
     let mut cfg = pool_config(&[helpers[0].1], WireCompression::Zstd);
     cfg.failover_wait = Duration::from_millis(600);
-    let mut enc = RemoteEncoder::<i64>::open(&cfg, &encoder_params(&[])).unwrap();
+    let mut enc = RemoteEncoder::<i64>::open(&cfg, &h264_params(&[])).unwrap();
     let e = encode_all(&mut enc, |n, _, enc| {
         if n == 10 {
             kill_serving(&mut helpers, &enc.server_info().unwrap().address);
@@ -299,7 +287,7 @@ fn failover_off_fails_the_job_with_the_helper_error() {
     let addrs: Vec<_> = helpers.iter().map(|(_, a)| *a).collect();
     let mut cfg = pool_config(&addrs, WireCompression::Zstd);
     cfg.failover = false;
-    let mut enc = RemoteEncoder::<i64>::open(&cfg, &encoder_params(&[])).unwrap();
+    let mut enc = RemoteEncoder::<i64>::open(&cfg, &h264_params(&[])).unwrap();
     let e = encode_all(&mut enc, |n, _, enc| {
         if n == 10 {
             kill_serving(&mut helpers, &enc.server_info().unwrap().address);
@@ -322,11 +310,9 @@ fn killing_the_serving_helper_mid_decode_delivers_every_picture_once() {
     let maker = start_daemon(None, 2);
     let mut cfg = client(maker.addr, WireCompression::Zstd);
     cfg.inflight = 8;
-    let mut enc = RemoteEncoder::<i64>::open(
-        &cfg,
-        &encoder_params(&[("gop", "12"), ("max_b_frames", "2")]),
-    )
-    .unwrap();
+    let mut enc =
+        RemoteEncoder::<i64>::open(&cfg, &h264_params(&[("gop", "12"), ("max_b_frames", "2")]))
+            .unwrap();
     let extradata = enc.extradata_annexb().to_vec();
     let (packets, _) = encode_all(&mut enc, |_, _, _| {}).unwrap();
     let dir = tmpdir("decode-failover");

@@ -55,6 +55,14 @@ fn worth_retrying(e: &ClientError) -> bool {
     ) || helper_lost(e)
 }
 
+/// What a helper that took over must be sent first: `again` (what the record kept), then
+/// what was still queued for an earlier takeover.
+pub(crate) fn requeue<T>(again: Vec<T>, queued: &mut std::collections::VecDeque<T>) {
+    let mut replay: std::collections::VecDeque<T> = again.into();
+    replay.append(queued);
+    *queued = replay;
+}
+
 /// Calls `connect` until it succeeds, fails for good, or `wait` has passed.
 pub(crate) fn reconnect<S>(
     wait: Duration,

@@ -6,7 +6,10 @@ use super::{Connection, Refused, Resettable};
 use crate::config::{ClientConfig, DecoderParams, ServerInfo};
 use crate::decode::{DecodeSession, InputPacket, OutputFrame};
 use crate::error::ClientError;
-use crate::failover::resume::{KeptPacket, Resume};
+use crate::failover::{
+    self,
+    resume::{KeptPacket, Resume},
+};
 use crate::stats::{SessionStats, Timings};
 use crate::totals::SessionKind;
 use crate::Received;
@@ -188,9 +191,7 @@ impl<C> RemoteDecoder<C> {
             self.core.config.host,
             again.len() + self.replay.len()
         ));
-        let mut replay: VecDeque<_> = again.into();
-        replay.append(&mut self.replay);
-        self.replay = replay;
+        failover::requeue(again, &mut self.replay);
         Ok(())
     }
 

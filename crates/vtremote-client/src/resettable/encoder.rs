@@ -8,7 +8,7 @@ use super::{Connection, Refused, Resettable};
 use crate::config::{ClientConfig, EncoderParams, ServerInfo};
 use crate::encode::{EncodeSession, InputFrame, OutputPacket, PendingFrame};
 use crate::error::ClientError;
-use crate::failover::splice::Splice;
+use crate::failover::{self, splice::Splice};
 use crate::stats::{SessionStats, Timings};
 use crate::totals::SessionKind;
 use crate::Received;
@@ -243,10 +243,7 @@ impl<C> RemoteEncoder<C> {
             self.core.config.host,
             again.len() + self.replay.len()
         ));
-        // Pictures already queued for an earlier takeover follow the ones resent since.
-        let mut replay: VecDeque<_> = again.into();
-        replay.append(&mut self.replay);
-        self.replay = replay;
+        failover::requeue(again, &mut self.replay);
         Ok(())
     }
 

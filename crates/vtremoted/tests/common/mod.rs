@@ -152,13 +152,9 @@ pub fn client(addr: std::net::SocketAddr, wc: WireCompression) -> ClientConfig {
 }
 
 /// Encodes FRAMES synthetic pictures; returns (Annex B stream, packets with flags, inputs).
-pub fn remote_encode(
-    cfg: &ClientConfig,
-    codec: Codec,
-    g: FrameGeometry,
-    options: &[(&str, &str)],
-) -> (Vec<u8>, Vec<vtremote_client::OutputPacket>, Vec<Vec<u8>>) {
-    let params = EncoderParams {
+/// Encoder parameters for `g` at 30 fps with CONFIGURE `options`.
+pub fn encoder_params(codec: Codec, g: FrameGeometry, options: &[(&str, &str)]) -> EncoderParams {
+    EncoderParams {
         codec,
         width: g.width,
         height: g.height,
@@ -169,7 +165,16 @@ pub fn remote_encode(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-    };
+    }
+}
+
+pub fn remote_encode(
+    cfg: &ClientConfig,
+    codec: Codec,
+    g: FrameGeometry,
+    options: &[(&str, &str)],
+) -> (Vec<u8>, Vec<vtremote_client::OutputPacket>, Vec<Vec<u8>>) {
+    let params = encoder_params(codec, g, options);
     let mut s = EncodeSession::connect(cfg, &params).expect("connect + configure");
     assert!(
         !s.extradata_annexb().is_empty(),
