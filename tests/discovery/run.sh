@@ -110,6 +110,16 @@ n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_r
 ffmpeg -v error -xerror -i "$T/out.h264" -f null - || fail "encode --host auto: output does not decode"
 pass "encode --host auto in B: 30 frames that decode"
 
+# The same through the patched FFmpeg, when the bin folder has it.
+if [ -x "$BIN/ffmpeg" ]; then
+  inB "$BIN/ffmpeg" -hide_banner -nostdin -y -f lavfi -i testsrc2=s=320x240:r=30:d=1 \
+    -c:v h264_videotoolbox_remote -vt_remote_host auto -vt_remote_token_file "$T/token" -b:v 1M \
+    "$T/auto.mp4" >"$T/ffmpeg-auto.log" 2>&1 || { tail -n 5 "$T/ffmpeg-auto.log" >&2; fail "ffmpeg -vt_remote_host auto in B"; }
+  n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/auto.mp4")
+  [ "$n" = 30 ] || fail "ffmpeg -vt_remote_host auto: $n frames, want 30"
+  pass "ffmpeg -vt_remote_host auto in B: 30 frames"
+fi
+
 # TLS without a pin: the advertised fingerprint is expected, then recorded as first use.
 inB "$BIN/vtremote" probe auto --tls --token-file "$T/token" >"$T/tls.out" 2>"$T/tls.log" \
   || fail "probe auto --tls: $(cat "$T/tls.out")"
