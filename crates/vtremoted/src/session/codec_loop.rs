@@ -119,11 +119,14 @@ pub fn codec_loop(
                     planes: p.planes(),
                     a53_cc: a53,
                 };
+                let t = Instant::now();
                 enc.encode(&raw, &mut packets)?;
+                stats.backend_call(t.elapsed());
             }
             (Input::Packet(pkt, at), Engine::Decoder(dec)) => {
                 stats.input_arrived(at, pkt.pts);
                 stats.packets += 1;
+                let t = Instant::now();
                 dec.decode(
                     &CompressedPacket {
                         pts: pkt.pts,
@@ -134,9 +137,18 @@ pub fn codec_loop(
                     },
                     &mut frames,
                 )?;
+                stats.backend_call(t.elapsed());
             }
-            (Input::Flush, Engine::Encoder(enc)) => enc.flush(&mut packets)?,
-            (Input::Flush, Engine::Decoder(dec)) => dec.flush(&mut frames)?,
+            (Input::Flush, Engine::Encoder(enc)) => {
+                let t = Instant::now();
+                enc.flush(&mut packets)?;
+                stats.backend_call(t.elapsed());
+            }
+            (Input::Flush, Engine::Decoder(dec)) => {
+                let t = Instant::now();
+                dec.flush(&mut frames)?;
+                stats.backend_call(t.elapsed());
+            }
             // The daemon shut the socket to stop this session.
             (Input::Stopped(_), _) if stop.load(Ordering::Acquire) => {
                 return Err(SessionError::shutting_down())

@@ -19,6 +19,7 @@ use crate::backend::{
     EncodedPacket, EncoderConfig, RawFrame, VideoDecoder, VideoEncoder,
 };
 use crate::message_io::read_message;
+use crate::metrics::{BuildInfo, Metrics};
 use crate::slots::Slots;
 
 const IDLE: Duration = Duration::from_secs(5);
@@ -149,6 +150,13 @@ struct Harness {
 fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>) -> Harness {
     let (client, server) = UnixStream::pair().unwrap();
     let shutdown = Arc::new(AtomicBool::new(false));
+    let metrics = Metrics::new(
+        slots.clone(),
+        BuildInfo {
+            version: "0".into(),
+            backend: "fake".into(),
+        },
+    );
     let ctx = SessionContext {
         id: 1,
         token: token.map(|t| t.as_bytes().to_vec()),
@@ -163,6 +171,7 @@ fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>)
         transport_refusal: None,
         throttle: Default::default(),
         peer_ip: None,
+        metrics,
     };
     let server_end = server.try_clone().unwrap();
     let session = std::thread::spawn(move || run(server, ctx));
