@@ -87,7 +87,9 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Refusal::BadRequest("request line is not METHOD TARGET VERSION"));
+        return Err(Refusal::BadRequest(
+            "request line is not METHOD TARGET VERSION",
+        ));
     };
     if !matches!(version, "HTTP/1.0" | "HTTP/1.1") {
         return Err(Refusal::BadRequest("not HTTP/1.0 or HTTP/1.1"));
@@ -227,8 +229,6 @@ pub fn serve(addr: impl ToSocketAddrs, metrics: Arc<Metrics>) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::BuildInfo;
-    use crate::slots::Slots;
 
     fn later() -> Instant {
         Instant::now() + Duration::from_secs(60)
@@ -239,13 +239,7 @@ mod tests {
     }
 
     fn metrics() -> Arc<Metrics> {
-        Metrics::new(
-            Slots::new(2),
-            BuildInfo {
-                version: "0".into(),
-                backend: "test".into(),
-            },
-        )
+        Metrics::for_tests(2)
     }
 
     fn status(response: &[u8]) -> String {
@@ -329,20 +323,27 @@ mod tests {
             ("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found"),
             ("GET /metricsx HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found"),
             ("garbage\r\n\r\n", "HTTP/1.1 400 Bad Request"),
-            ("DELETE /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"),
+            (
+                "DELETE /metrics HTTP/1.1\r\n\r\n",
+                "HTTP/1.1 405 Method Not Allowed",
+            ),
         ] {
             assert_eq!(status(&respond(request(raw), &m).unwrap()), want, "{raw:?}");
         }
         let large = respond(Err(Refusal::TooLarge), &m).unwrap();
-        assert_eq!(status(&large), "HTTP/1.1 431 Request Header Fields Too Large");
+        assert_eq!(
+            status(&large),
+            "HTTP/1.1 431 Request Header Fields Too Large"
+        );
         assert!(respond(Err(Refusal::Gone), &m).is_none());
     }
 
     #[test]
-    fn a_real_socket_gets_its_answer_and_a_silent_client_is_dropped() {
+    fn a_real_socket_gets_answers_to_a_scrape_and_to_an_oversized_head() {
         let addr = serve("127.0.0.1:0", metrics()).unwrap();
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
@@ -353,6 +354,10 @@ mod tests {
         let _ = s.write_all(&vec![b'a'; MAX_REQUEST_HEAD + 100]);
         let mut answer = Vec::new();
         let _ = s.read_to_end(&mut answer);
-        assert!(answer.starts_with(b"HTTP/1.1 431"), "{:?}", String::from_utf8_lossy(&answer));
+        assert!(
+            answer.starts_with(b"HTTP/1.1 431"),
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
     }
 }

@@ -145,6 +145,18 @@ impl Metrics {
         })
     }
 
+    /// A registry for unit tests: `max` slots, build "0"/"test".
+    #[cfg(test)]
+    pub fn for_tests(max: usize) -> Arc<Metrics> {
+        Metrics::new(
+            Slots::new(max),
+            BuildInfo {
+                version: "0".into(),
+                backend: "test".into(),
+            },
+        )
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic elsewhere while holding the lock leaves only counters behind: still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -269,12 +281,13 @@ impl Metrics {
                 *n,
             );
         }
-        let by = |e: &mut Exposition, name: &str, kind: Kind, help, key, m: &BTreeMap<&str, u64>| {
-            e.family(name, kind, help);
-            for (label, n) in m {
-                e.sample(name, &[(key, label)], *n);
-            }
-        };
+        let by =
+            |e: &mut Exposition, name: &str, kind: Kind, help, key, m: &BTreeMap<&str, u64>| {
+                e.family(name, kind, help);
+                for (label, n) in m {
+                    e.sample(name, &[(key, label)], *n);
+                }
+            };
         by(
             &mut e,
             "vtremote_frames_total",
@@ -335,23 +348,23 @@ impl Metrics {
                 *n,
             );
         }
-        e.family(
-            "vtremote_frame_latency_seconds",
-            Kind::Histogram,
-            "Per picture: from its input arriving to its output being queued for the client.",
-        );
-        for m in MODES {
-            let h = self.latency[mode_index(m)].snapshot();
-            e.histogram("vtremote_frame_latency_seconds", &[("mode", m.name())], &h);
-        }
-        e.family(
-            "vtremote_backend_call_seconds",
-            Kind::Histogram,
-            "Time in one encode, decode or flush call of the codec backend.",
-        );
-        for m in MODES {
-            let h = self.backend[mode_index(m)].snapshot();
-            e.histogram("vtremote_backend_call_seconds", &[("mode", m.name())], &h);
+        for (name, help, per_mode) in [
+            (
+                "vtremote_frame_latency_seconds",
+                "Per picture: from its input arriving to its output being queued for the client.",
+                &self.latency,
+            ),
+            (
+                "vtremote_backend_call_seconds",
+                "Time in one encode, decode or flush call of the codec backend.",
+                &self.backend,
+            ),
+        ] {
+            e.family(name, Kind::Histogram, help);
+            for m in MODES {
+                let h = per_mode[mode_index(m)].snapshot();
+                e.histogram(name, &[("mode", m.name())], &h);
+            }
         }
         e.finish()
     }
@@ -364,13 +377,7 @@ mod tests {
     use vtremote_proto::Codec;
 
     fn metrics() -> Arc<Metrics> {
-        Metrics::new(
-            Slots::new(3),
-            BuildInfo {
-                version: "1.2.3".into(),
-                backend: "test".into(),
-            },
-        )
+        Metrics::for_tests(3)
     }
 
     fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
@@ -439,7 +446,9 @@ mod tests {
         s.bytes_in = 30;
         m.session_ended(&s, Outcome::AuthFailed, None);
         let text = m.render();
-        assert!(text.contains("vtremote_sessions_total{codec=\"unknown\",outcome=\"auth_failed\"} 1\n"));
+        assert!(
+            text.contains("vtremote_sessions_total{codec=\"unknown\",outcome=\"auth_failed\"} 1\n")
+        );
         assert!(text.contains("vtremote_frames_total{mode=\"none\"} 0\n"));
         assert!(text.contains("vtremote_received_bytes_total{compression=\"none\"} 30\n"));
     }
@@ -448,7 +457,7 @@ mod tests {
     fn the_page_names_limits_build_and_every_series_from_the_start() {
         let text = metrics().render();
         for want in [
-            "vtremote_build_info{version=\"1.2.3\",backend=\"test\"} 1\n",
+            "vtremote_build_info{version=\"0\",backend=\"test\"} 1\n",
             "vtremote_sessions_max 3\n",
             "vtremote_sessions_active 0\n",
             "vtremote_frames_total{mode=\"decode\"} 0\n",

@@ -136,8 +136,16 @@ mod tests {
     #[test]
     fn families_and_samples_follow_the_format() {
         let mut e = Exposition::default();
-        e.family("vtremote_x_total", Kind::Counter, "Things.\nMore \\ things.");
-        e.sample("vtremote_x_total", &[("codec", "h264"), ("outcome", "ok")], 3);
+        e.family(
+            "vtremote_x_total",
+            Kind::Counter,
+            "Things.\nMore \\ things.",
+        );
+        e.sample(
+            "vtremote_x_total",
+            &[("codec", "h264"), ("outcome", "ok")],
+            3,
+        );
         e.sample("vtremote_y", &[], 0.5);
         assert_eq!(
             e.finish(),

@@ -71,7 +71,6 @@ pub fn unpack_picture(
     })
 }
 
-
 /// What the negotiated session looks like, as the reader needs it.
 pub struct StreamShape {
     pub mode: Mode,
