@@ -42,16 +42,46 @@ fn once_prints_a_row_per_helper_and_unreachable_ones_as_such() {
     let addr = server.local_addr().unwrap();
     let metrics = vtremoted::metrics::serve("127.0.0.1:0", server.metrics()).unwrap();
     std::thread::spawn(move || server.run());
-    // One finished session for the totals.
+    // A probe (not in TOTAL) and an encode of two pictures by the CLI itself (in it).
     let mut c = ClientConfig::new(addr.to_string());
     c.timeout = Duration::from_secs(10);
     vtremote_client::probe(&c, Codec::H264).unwrap();
-    // The probe's session ends after the client returns: wait until it is counted.
+    let dir = std::env::temp_dir().join(format!("vtremote-top-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("in.yuv");
+    std::fs::write(&raw, vec![128u8; 64 * 64 * 3 / 2 * 2]).unwrap();
+    let encode = Command::new(env!("CARGO_BIN_EXE_vtremote"))
+        .args(["encode", "--host", &addr.to_string(), "--codec", "h264"])
+        .args([
+            "--size",
+            "64x64",
+            "--fps",
+            "30",
+            "--compression",
+            "none",
+            "-i",
+        ])
+        .arg(&raw)
+        .arg("-o")
+        .arg(dir.join("out.h264"))
+        .output()
+        .unwrap();
+    assert!(
+        encode.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encode.stderr)
+    );
+    // The sessions end after their clients close: wait until both are counted.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !scrape(metrics).contains("outcome=\"probe\"") {
-        assert!(Instant::now() < deadline, "the probe was never counted");
+    loop {
+        let page = scrape(metrics);
+        if page.contains("outcome=\"probe\"") && page.contains("outcome=\"ok\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sessions never counted:\n{page}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = std::fs::remove_dir_all(&dir);
 
     let refusing = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -87,7 +117,10 @@ fn once_prints_a_row_per_helper_and_unreachable_ones_as_such() {
     let live: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(live[0], metrics.to_string(), "{text}");
     assert_eq!(live[1], "0/2", "sessions in use/max: {text}");
-    assert_eq!(live[2], "1", "sessions total (the probe): {text}");
+    assert_eq!(
+        live[2], "1",
+        "sessions total (the encode, not the probe): {text}"
+    );
     assert_eq!(live[3], "0.0", "fps with nothing running: {text}");
     assert!(lines[1].ends_with("libavcodec"), "{text}");
 

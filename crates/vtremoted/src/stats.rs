@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use vtremote_proto::options::Mode;
 
@@ -121,11 +121,14 @@ impl SessionStats {
         self.live.packets.store(self.packets, Ordering::Relaxed);
     }
 
-    /// One encode, decode or flush call of the backend took `took`.
-    pub fn backend_call(&self, took: Duration) {
+    /// Makes one encode, decode or flush call of the backend, timing it for the metrics.
+    pub fn backend_call<T>(&self, call: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = call();
         if let (Some(m), Some(mode)) = (&self.metrics, self.mode) {
-            m.observe_backend(mode, took);
+            m.observe_backend(mode, started.elapsed());
         }
+        result
     }
 
     /// An input (FRAME to encode or PACKET to decode) arrived.

@@ -18,6 +18,7 @@ pub struct Snapshot {
 pub struct Row {
     pub active: u64,
     pub max: u64,
+    /// Finished sessions, probes (HELLO and close) left out.
     pub total: u64,
     pub errors: u64,
     /// Rates over the last interval; `None` until two scrapes exist.
@@ -60,7 +61,13 @@ impl Row {
         Row {
             active: get("vtremote_sessions_active"),
             max: get("vtremote_sessions_max"),
-            total: get("vtremote_sessions_total"),
+            // Pool clients probe every member before each job: counting those would bury
+            // the sessions that did work.
+            total: s
+                .named("vtremote_sessions_total")
+                .filter(|x| x.label("outcome") != Some("probe"))
+                .map(|x| x.value.max(0.0) as u64)
+                .sum(),
             errors: get("vtremote_errors_total"),
             fps: rate("vtremote_frames_total", 1.0),
             mb_in: rate("vtremote_received_bytes_total", 1e6),
@@ -173,6 +180,7 @@ mod tests {
              vtremote_sessions_max 4\nvtremote_sessions_active 1\n\
              vtremote_sessions_total{{codec=\"h264\",outcome=\"ok\"}} 3\n\
              vtremote_sessions_total{{codec=\"unknown\",outcome=\"busy\"}} 1\n\
+             vtremote_sessions_total{{codec=\"unknown\",outcome=\"probe\"}} 9\n\
              vtremote_errors_total{{code=\"2\",reason=\"busy\"}} 1\n\
              vtremote_frames_total{{mode=\"encode\"}} {frames}\n\
              vtremote_frames_total{{mode=\"decode\"}} 0\n\

@@ -119,35 +119,25 @@ pub fn codec_loop(
                     planes: p.planes(),
                     a53_cc: a53,
                 };
-                let t = Instant::now();
-                enc.encode(&raw, &mut packets)?;
-                stats.backend_call(t.elapsed());
+                stats.backend_call(|| enc.encode(&raw, &mut packets))?;
             }
             (Input::Packet(pkt, at), Engine::Decoder(dec)) => {
                 stats.input_arrived(at, pkt.pts);
                 stats.packets += 1;
-                let t = Instant::now();
-                dec.decode(
-                    &CompressedPacket {
-                        pts: pkt.pts,
-                        dts: pkt.dts,
-                        duration: pkt.duration,
-                        keyframe: pkt.is_keyframe(),
-                        data: &pkt.data,
-                    },
-                    &mut frames,
-                )?;
-                stats.backend_call(t.elapsed());
+                let packet = CompressedPacket {
+                    pts: pkt.pts,
+                    dts: pkt.dts,
+                    duration: pkt.duration,
+                    keyframe: pkt.is_keyframe(),
+                    data: &pkt.data,
+                };
+                stats.backend_call(|| dec.decode(&packet, &mut frames))?;
             }
             (Input::Flush, Engine::Encoder(enc)) => {
-                let t = Instant::now();
-                enc.flush(&mut packets)?;
-                stats.backend_call(t.elapsed());
+                stats.backend_call(|| enc.flush(&mut packets))?
             }
             (Input::Flush, Engine::Decoder(dec)) => {
-                let t = Instant::now();
-                dec.flush(&mut frames)?;
-                stats.backend_call(t.elapsed());
+                stats.backend_call(|| dec.flush(&mut frames))?
             }
             // The daemon shut the socket to stop this session.
             (Input::Stopped(_), _) if stop.load(Ordering::Acquire) => {

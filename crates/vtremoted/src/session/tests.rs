@@ -444,3 +444,29 @@ fn daemon_shutdown_ends_a_session_in_its_handshake_with_an_error() {
     stop_like_the_daemon(&h);
     expect_error(&mut h, ErrorCode::Internal, "daemon shutting down");
 }
+
+#[test]
+fn every_ending_has_its_metrics_outcome() {
+    use super::{outcome, PROBE};
+    use crate::metrics::Outcome;
+    let err = |e: SessionError| outcome(&Err(e));
+    assert_eq!(outcome(&Ok("ok")), Outcome::Ok);
+    assert_eq!(outcome(&Ok(PROBE)), Outcome::Probe);
+    assert_eq!(err(SessionError::auth_failed("t")), Outcome::AuthFailed);
+    assert_eq!(
+        err(SessionError::reply(ErrorCode::Busy, "b")),
+        Outcome::Busy
+    );
+    for code in [
+        ErrorCode::UnsupportedConfig,
+        ErrorCode::UnsupportedCompression,
+    ] {
+        assert_eq!(err(SessionError::reply(code, "u")), Outcome::Unsupported);
+    }
+    assert_eq!(
+        err(SessionError::reply(ErrorCode::BadRequest, "x")),
+        Outcome::Error
+    );
+    assert_eq!(err(SessionError::shutting_down()), Outcome::Error);
+    assert_eq!(err(SessionError::silent("gone")), Outcome::Aborted);
+}
