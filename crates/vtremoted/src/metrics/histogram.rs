@@ -4,10 +4,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds in microseconds, from 100 µs (a backend call on a small picture) to 10 s (a
-/// stalled pipeline). One list serves every histogram so dashboards can compare them.
-pub const BOUNDS_US: [u64; 16] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 5_000_000, 10_000_000,
+/// stalled pipeline). One list serves every histogram so dashboards can compare them. Denser
+/// from 20 to 300 ms, where a frame's latency lies when the client's window is full
+/// (window ÷ fps: 16 frames at 60 to 120 fps), so quantile estimates there are useful.
+pub const BOUNDS_US: [u64; 20] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 50_000, 75_000, 100_000, 150_000,
+    200_000, 300_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 
 #[derive(Debug, Default)]
