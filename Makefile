@@ -28,8 +28,11 @@ FFMPEG_TEST_FLAGS  ?= --minimal
 # Extra dist/macos/install.sh flags for `make install` on a Mac, e.g.
 # MACOS_INSTALL_FLAGS="--token-file /path/to/token" or "--listen 127.0.0.1:5555".
 MACOS_INSTALL_FLAGS ?=
+# Where `make install` puts the systemd unit on Linux: the administrator's directory, which
+# works with any PREFIX. Packages use SYSTEMD_UNITDIR=/usr/lib/systemd/system.
+SYSTEMD_UNITDIR ?= /etc/systemd/system
 
-.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e demo bench bench-quick bench-overhead \
+.PHONY: all build rust ffmpeg ffmpeg-test ffmpeg-other test lint unit e2e check-dist demo bench bench-quick bench-overhead \
         bench-throughput bench-ceiling bench-tls install clean bootstrap fuzz-smoke fuzz-seeds
 
 all: build
@@ -69,11 +72,23 @@ unit:
 	$(CARGO) test --workspace --release --locked
 	$(CARGO) test -p vtremote-client --features capi --release --locked
 	./dist/macos/test-install.sh
+	./dist/linux/test-install.sh
 
 e2e: ffmpeg-test
 	./tests/cli/run.sh $(BIN)
 	./tests/ffmpeg/run.sh $(BIN)
 	./tests/hostile/run.sh $(BIN)
+	./tests/failover/run.sh $(BIN)
+	./tests/pool/run.sh $(BIN)
+	./tests/discovery/run.sh $(BIN)
+	./dist/container/test-healthcheck.sh $(BIN)
+	./dist/linux/test-mdwe.sh $(BIN)
+
+# The container and Kubernetes files of dist/, without a cluster or a container engine
+# (scripts/check-dist): hadolint, API schemas, our policy, and the daemon flags they use
+# against this build. Its own target: the first run installs its linters from PyPI.
+check-dist: rust
+	./scripts/check-dist --bin $(BIN)
 
 test: rust lint unit e2e ffmpeg-other
 	FUZZ_SECONDS=10 ./scripts/fuzz-smoke
@@ -127,7 +142,10 @@ fuzz-seeds:
 # the launchd service: as root a system LaunchDaemon (a headless Mac mini serves before
 # anyone logs in; it runs as an unprivileged user), otherwise a LaunchAgent for the current
 # user. Either listens on 0.0.0.0:5555 with a generated token unless MACOS_INSTALL_FLAGS
-# says otherwise (dist/macos/README.md).
+# says otherwise (dist/macos/README.md). On Linux, as root or with DESTDIR, the hardened
+# systemd unit (into SYSTEMD_UNITDIR) and /etc/vtremoted.token (generated, 0600, kept if
+# present); without DESTDIR the service is then enabled and (re)started
+# (dist/linux/install.sh).
 install:
 	@for f in $(BIN)/vtremoted $(BIN)/vtremote $(BUILD)/lib/libvtremote.a; do \
 	  [ -e $$f ] || { echo "make install: $$f is missing; run 'make build' first (as yourself, not root)" >&2; exit 1; }; done
@@ -139,6 +157,10 @@ install:
 	@if [ "$$(uname -s)" = Darwin ] && [ -z "$(DESTDIR)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then dist/macos/install.sh --system --bin "$(PREFIX)/bin/vtremoted" $(MACOS_INSTALL_FLAGS); \
 	  else dist/macos/install.sh --bin "$(PREFIX)/bin/vtremoted" $(MACOS_INSTALL_FLAGS); fi; fi
+	@if [ "$$(uname -s)" = Linux ]; then \
+	  if [ -n "$(DESTDIR)" ] || [ "$$(id -u)" = 0 ]; then \
+	    DESTDIR="$(DESTDIR)" dist/linux/install.sh --prefix "$(PREFIX)" --unitdir "$(SYSTEMD_UNITDIR)"; \
+	  else echo "make install: not root: the systemd service was not installed (sudo make install installs it)"; fi; fi
 
 clean:
 	$(CARGO) clean

@@ -69,7 +69,9 @@ enum CompressionArg {
 
 #[derive(Debug, clap::Args)]
 struct Conn {
-    /// Helper address, HOST:PORT.
+    /// Helper address HOST:PORT, a pool (A:PORT,B:PORT, or a name with several addresses),
+    /// or `auto`: helpers found over mDNS (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS,
+    /// 1300..10000, changes that).
     #[arg(long)]
     host: String,
     #[command(flatten)]
@@ -77,6 +79,13 @@ struct Conn {
     /// Timeout for connecting and for each wait, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
+    /// How long a job whose helper fails mid-stream waits for another (or the same one
+    /// back) to take over, in milliseconds; 0 tries once.
+    #[arg(long, default_value_t = vtremote_client::DEFAULT_FAILOVER_WAIT.as_millis() as u64)]
+    failover_timeout_ms: u64,
+    /// Fail the job with the helper's error instead of going on with another helper.
+    #[arg(long)]
+    no_failover: bool,
 }
 
 /// Token and encryption, shared by every command that connects.
@@ -128,7 +137,10 @@ fn client_config(host: &str, security: &Security, timeout_ms: u64) -> Result<Cli
 
 impl Conn {
     fn config(&self) -> Result<ClientConfig> {
-        client_config(&self.host, &self.security, self.timeout_ms)
+        let mut c = client_config(&self.host, &self.security, self.timeout_ms)?;
+        c.failover = !self.no_failover;
+        c.failover_wait = std::time::Duration::from_millis(self.failover_timeout_ms);
+        Ok(c)
     }
 }
 
@@ -136,7 +148,8 @@ impl Conn {
 enum Command {
     /// Connect, handshake, and print what the helper offers.
     Probe {
-        /// Helper address, HOST:PORT.
+        /// Helper address HOST:PORT, a pool (A:PORT,B:PORT), or `auto`: helpers found over mDNS
+        /// (browsing 1.5 s; $VTREMOTE_DISCOVERY_MS, 1300..10000, changes that).
         host: String,
         #[command(flatten)]
         security: Security,
@@ -308,7 +321,7 @@ impl Progress {
 }
 
 fn probe(host: String, security: Security, timeout_ms: u64) -> Result<()> {
-    if vtremote_client::pool_members(&host).len() > 1 {
+    if vtremote_client::is_discovery(&host) || vtremote_client::pool_members(&host).len() > 1 {
         return probe_pool(&host, &security, timeout_ms);
     }
     let c = client_config(&host, &security, timeout_ms)?;

@@ -8,6 +8,9 @@ pub const DEFAULT_PORT: u16 = 5555;
 pub const DEFAULT_INFLIGHT: u32 = 16;
 /// The original client's default (`vt_remote_timeout_ms`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
+/// How long a job whose helper failed waits for one to take over: long enough for a
+/// restarted helper (launchd, systemd, a Kubernetes pod) to come back.
+pub const DEFAULT_FAILOVER_WAIT: Duration = Duration::from_secs(15);
 
 /// How to reach a helper and how to talk to it; shared by encode and decode sessions.
 #[derive(Debug, Clone)]
@@ -26,6 +29,16 @@ pub struct ClientConfig {
     /// Where the session's own log lines go (default: `tracing`).
     pub log: Logger,
     pub tls: Tls,
+    /// Whether a job goes on with another helper (or the same one back) when its helper
+    /// dies mid-stream; costs keeping the inputs whose outputs the caller has not got.
+    pub failover: bool,
+    /// How long a takeover may wait for a helper to accept the session.
+    pub failover_wait: Duration,
+    /// How long host `auto` browses mDNS for helpers.
+    pub discovery_window: Duration,
+    /// The fingerprint a discovered member advertised in its TXT record: expected when
+    /// neither a pin nor a first-use record says otherwise (docs/security.md).
+    pub(crate) advertised_fingerprint: Option<vtremote_tls::Fingerprint>,
 }
 
 /// Encryption of the connection.
@@ -43,6 +56,19 @@ pub enum Tls {
 /// The environment variable a token comes from when none is given: unlike a command-line
 /// option, the environment is not visible to other users in `ps`.
 pub const TOKEN_ENV: &str = "VTREMOTE_TOKEN";
+
+/// The environment variable that sets how long host `auto` browses, in milliseconds (kept
+/// within 1300..=10000, `vtremote_discovery::MIN_WINDOW` says why): one place that reaches
+/// FFmpeg, the CLI and any other client alike.
+pub const DISCOVERY_MS_ENV: &str = "VTREMOTE_DISCOVERY_MS";
+
+fn discovery_window() -> Duration {
+    std::env::var(DISCOVERY_MS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(vtremote_discovery::DEFAULT_WINDOW)
+}
 
 /// A token file's first line, without its line ending.
 pub fn token_from_file(path: &std::path::Path) -> std::io::Result<String> {
@@ -64,6 +90,10 @@ impl ClientConfig {
             inflight: DEFAULT_INFLIGHT,
             log: Logger::default(),
             tls: Tls::Off,
+            failover: true,
+            failover_wait: DEFAULT_FAILOVER_WAIT,
+            discovery_window: discovery_window(),
+            advertised_fingerprint: None,
         }
     }
 }

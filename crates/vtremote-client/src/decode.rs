@@ -204,6 +204,15 @@ impl DecodeSession {
         )
     }
 
+    pub(crate) fn can_send(&self) -> bool {
+        self.flow.can_send()
+    }
+
+    /// Whether FLUSH has been sent on this connection.
+    pub(crate) fn eof_sent(&self) -> bool {
+        self.flow.eof_sent()
+    }
+
     /// Ends the input: the helper drains its decoder and answers DONE. Idempotent.
     pub fn send_eof(&mut self) -> Result<(), ClientError> {
         self.flow.end_input(&self.pipe)

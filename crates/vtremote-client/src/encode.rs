@@ -1,5 +1,6 @@
 //! Remote encoding: raw NV12/P010 pictures out, Annex B packets back.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use vtremote_proto::{
@@ -90,6 +91,10 @@ impl PendingFrame {
 
     pub(crate) fn into_buffer(self) -> Vec<u8> {
         self.buf
+    }
+
+    pub(crate) fn pts(&self) -> i64 {
+        self.pts
     }
 }
 
@@ -199,6 +204,23 @@ impl EncodeSession {
     pub fn send_frame(&mut self, frame: &InputFrame<'_>) -> Result<(), ClientError> {
         self.flow.check_send("send_frame")?;
         let t0 = Instant::now();
+        let buf = self.spare_buffer();
+        let pending = self.pack(frame, buf)?;
+        self.submit(Arc::new(pending), t0)
+    }
+
+    /// A wire buffer to pack the next picture into: one the writer is done with if any.
+    pub(crate) fn spare_buffer(&self) -> Vec<u8> {
+        self.pipe.recycled.try_recv().unwrap_or_default()
+    }
+
+    /// Copies one picture off the caller's buffers into `buf`, in the form this session's
+    /// writer sends: a whole FRAME message without compression, else packed planes.
+    pub(crate) fn pack(
+        &mut self,
+        frame: &InputFrame<'_>,
+        mut buf: Vec<u8>,
+    ) -> Result<PendingFrame, ClientError> {
         for (i, p) in frame.planes.iter().enumerate() {
             let want = self.geometry.row_bytes(i);
             let rows = self.geometry.plane_rows(i);
@@ -218,9 +240,8 @@ impl EncodeSession {
         } else {
             0
         };
-        let mut buf = self.pipe.recycled.try_recv().unwrap_or_default();
         buf.clear();
-        let pending = if self.compression == WireCompression::None {
+        Ok(if self.compression == WireCompression::None {
             encode_frame(
                 &mut buf,
                 frame.pts,
@@ -273,13 +294,41 @@ impl EncodeSession {
                 plane_sizes: sizes,
                 side_data: frame.side_data.clone(),
             }
-        };
+        })
+    }
+
+    /// Hands a packed picture to the writer. A picture packed by another session (resent
+    /// after a failover) fits this one unless it is a whole uncompressed FRAME and this
+    /// session compresses.
+    pub(crate) fn submit(
+        &mut self,
+        pending: Arc<PendingFrame>,
+        started: Instant,
+    ) -> Result<(), ClientError> {
+        self.flow.check_send("send_frame")?;
+        if pending.complete && self.compression != WireCompression::None {
+            return Err(ClientError::InvalidArgument(format!(
+                "{}: cannot resend an uncompressed picture on a session that negotiated {}",
+                self.pipe.host, self.compression
+            )));
+        }
         self.flow.submit(
             &self.pipe,
             Outgoing::Frame(pending),
-            t0,
+            started,
             "while sending a frame",
         )
+    }
+
+    /// Ok when one more picture may go: `WouldBlock` for a full window, or the session's
+    /// failure.
+    pub(crate) fn check_send(&self) -> Result<(), ClientError> {
+        self.flow.check_send("send_frame")
+    }
+
+    /// Whether FLUSH has been sent on this connection.
+    pub(crate) fn eof_sent(&self) -> bool {
+        self.flow.eof_sent()
     }
 
     /// Ends the input: the helper drains its encoder and answers DONE. Idempotent.

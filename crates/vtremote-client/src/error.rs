@@ -53,8 +53,16 @@ pub enum ClientError {
     },
     #[error("{host}: TLS handshake failed: {cause} (a helper that speaks TLS is a vtremoted with TLS; the original daemon and helpers before it speak only plain v1)")]
     Tls { host: String, cause: String },
+    #[error("{cause}")]
+    Discovery { cause: String },
     #[error("{pool}: no helper in the pool can take the session: {reasons}")]
     NoHelper { pool: String, reasons: String },
+    #[error("{pool}: lost the helper ({lost}) and {outcome}")]
+    Failover {
+        pool: String,
+        lost: String,
+        outcome: String,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The in-flight window is full: receive before sending more.
@@ -113,6 +121,9 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             host: host.clone(),
             cause: cause.clone(),
         },
+        ClientError::Discovery { cause } => ClientError::Discovery {
+            cause: cause.clone(),
+        },
         ClientError::Connect { host, cause } => ClientError::Connect {
             host: host.clone(),
             cause: std::io::Error::new(cause.kind(), cause.to_string()),
@@ -154,6 +165,15 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
         ClientError::Closed { host, what } => ClientError::Closed {
             host: host.clone(),
             what,
+        },
+        ClientError::Failover {
+            pool,
+            lost,
+            outcome,
+        } => ClientError::Failover {
+            pool: pool.clone(),
+            lost: lost.clone(),
+            outcome: outcome.clone(),
         },
         ClientError::InvalidArgument(s) => ClientError::InvalidArgument(s.clone()),
         ClientError::WouldBlock => ClientError::WouldBlock,

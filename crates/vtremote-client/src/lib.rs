@@ -21,8 +21,10 @@
 mod config;
 mod connection;
 mod decode;
+mod discover;
 mod encode;
 mod error;
+mod failover;
 mod flow;
 mod ledger;
 mod log;
@@ -40,8 +42,8 @@ mod totals;
 pub mod capi;
 
 pub use config::{
-    token_from_file, ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls, DEFAULT_INFLIGHT,
-    DEFAULT_PORT, TOKEN_ENV,
+    token_from_file, ClientConfig, DecoderParams, EncoderParams, ServerInfo, Tls,
+    DEFAULT_FAILOVER_WAIT, DEFAULT_INFLIGHT, DEFAULT_PORT, DISCOVERY_MS_ENV, TOKEN_ENV,
 };
 pub use decode::{DecodeSession, InputPacket, OutputFrame};
 pub use encode::{EncodeSession, InputFrame, OutputPacket};
@@ -84,10 +86,19 @@ pub fn pool_members(host: &str) -> Vec<String> {
     pool::members(host)
 }
 
-/// Probes every helper `config.host` names, in parallel: (member, answer) in order.
+/// Probes every helper `config.host` names (for `auto`, every address mDNS finds), in
+/// parallel: (member, answer) in order. A browse that finds nothing is one failed answer.
 pub fn probe_pool(
     config: &ClientConfig,
     codec: Codec,
 ) -> Vec<(String, Result<ServerInfo, ClientError>)> {
-    pool::ask_all(&pool::members(&config.host), config, codec)
+    match pool::member_configs(config) {
+        Ok(members) => pool::ask_all(&members, codec),
+        Err(e) => vec![(config.host.clone(), Err(e))],
+    }
+}
+
+/// Whether `host` asks for discovery (`auto`) rather than naming helpers.
+pub fn is_discovery(host: &str) -> bool {
+    discover::is_auto(host)
 }

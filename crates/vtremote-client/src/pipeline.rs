@@ -91,8 +91,9 @@ pub(crate) enum Next<F> {
 pub(crate) enum Outgoing {
     /// A complete message, ready to write.
     Bytes(Vec<u8>),
-    /// Tightly packed planes to compress into a FRAME (encode mode).
-    Frame(crate::encode::PendingFrame),
+    /// A picture to write as a FRAME (encode mode), shared with the failover record that
+    /// may send it again to another helper.
+    Frame(std::sync::Arc<crate::encode::PendingFrame>),
 }
 
 /// A configured session: socket plus reader and writer threads.
@@ -172,7 +173,10 @@ impl<F> Writer<F> {
                         }
                     };
                     let r = self.stream.write_all(bytes).map(|_| bytes.len());
-                    let _ = self.recycle.try_send(f.into_buffer());
+                    // Held for failover: its buffer goes back when the record lets go.
+                    if let Ok(f) = Arc::try_unwrap(f) {
+                        let _ = self.recycle.try_send(f.into_buffer());
+                    }
                     r
                 }
             };

@@ -57,15 +57,14 @@ fn resolve(entry: &str) -> Vec<SocketAddr> {
 /// The configuration to connect with: `config` itself for a single helper, else `config`
 /// aimed at the least loaded member that answered and serves `codec`.
 pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig, ClientError> {
-    let members = members(&config.host);
+    let mut members = member_configs(config)?;
     if members.len() == 1 {
-        let mut one = config.clone();
-        one.host = members.into_iter().next().expect("one member");
-        return Ok(one);
+        return Ok(members.remove(0));
     }
-    let mut asking = config.clone();
-    asking.timeout = config.timeout.min(PROBE_TIMEOUT);
-    let answers = ask_all(&members, &asking, codec);
+    for m in &mut members {
+        m.timeout = config.timeout.min(PROBE_TIMEOUT);
+    }
+    let answers = ask_all(&members, codec);
     let mut reasons = Vec::new();
     let mut best: Option<(f64, &str, &ServerInfo)> = None;
     for (member, answer) in &answers {
@@ -98,26 +97,38 @@ pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig
             format!("; skipped: {}", reasons.join("; "))
         }
     ));
-    let mut chosen = config.clone();
-    chosen.host = member.to_string();
+    let chosen = members
+        .into_iter()
+        .find(|m| m.host == member)
+        .expect("the chosen member is one of the pool");
     Ok(chosen)
 }
 
-/// Probes every member in parallel with `config` (its host replaced); answers in `members`
-/// order.
+/// One configuration per member: `config` aimed at each helper `config.host` names, or at
+/// each address mDNS finds for `auto`, with what that helper advertised.
+pub(crate) fn member_configs(config: &ClientConfig) -> Result<Vec<ClientConfig>, ClientError> {
+    if crate::discover::is_auto(&config.host) {
+        return crate::discover::members(config);
+    }
+    Ok(members(&config.host)
+        .into_iter()
+        .map(|m| {
+            let mut c = config.clone();
+            c.host = m;
+            c
+        })
+        .collect())
+}
+
+/// Probes every member in parallel; answers in `members` order.
 pub(crate) fn ask_all(
-    members: &[String],
-    config: &ClientConfig,
+    members: &[ClientConfig],
     codec: Codec,
 ) -> Vec<(String, Result<ServerInfo, ClientError>)> {
     std::thread::scope(|s| {
         let asks: Vec<_> = members
             .iter()
-            .map(|m| {
-                let mut c = config.clone();
-                c.host = m.clone();
-                s.spawn(move || (c.host.clone(), probe(&c, codec)))
-            })
+            .map(|c| s.spawn(move || (c.host.clone(), probe(c, codec))))
             .collect();
         asks.into_iter()
             .map(|a| a.join().expect("probe thread"))

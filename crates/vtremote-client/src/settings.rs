@@ -13,6 +13,8 @@ use crate::options::OptionSet;
 /// Bounds of `timeout_ms`: shorter than a LAN round trip plus an encoder's start-up is
 /// never meant; longer than a minute hides a dead helper.
 const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
+/// Bounds of `failover_timeout_ms`: 0 tries once; ten minutes outlasts any restart.
+const FAILOVER_MS: std::ops::RangeInclusive<u64> = 0..=600_000;
 /// Bounds of `inflight`: the original client's AVOption range.
 const INFLIGHT: std::ops::RangeInclusive<u32> = 1..=128;
 
@@ -131,6 +133,20 @@ impl Settings {
                     return Err(bad("within 100..60000 ms"));
                 }
                 config.timeout = Duration::from_millis(ms);
+            }
+            "failover" => {
+                config.failover = match value.trim() {
+                    "0" | "off" | "false" | "no" => false,
+                    "1" | "on" | "true" | "yes" => true,
+                    _ => return Err(bad("0 or 1")),
+                }
+            }
+            "failover_timeout_ms" => {
+                let ms: u64 = value.trim().parse().map_err(|_| bad("a number"))?;
+                if !FAILOVER_MS.contains(&ms) {
+                    return Err(bad("within 0..600000 ms"));
+                }
+                config.failover_wait = Duration::from_millis(ms);
             }
             "inflight" => {
                 let n: u32 = value.trim().parse().map_err(|_| bad("a number"))?;

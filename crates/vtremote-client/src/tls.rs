@@ -19,11 +19,14 @@ pub(crate) fn secure(net: TcpStream, config: &ClientConfig) -> Result<TcpStream,
     let known = KnownHelpers::default_location();
     let (expected, source_note) = match pinned {
         Some(f) => (Some(f), String::new()),
-        None => match known.get(host) {
-            Some(f) => (Some(f), format!(" recorded in {}", known.path().display())),
-            None => (None, String::new()),
+        None => match (known.get(host), config.advertised_fingerprint) {
+            (Some(f), _) => (Some(f), format!(" recorded in {}", known.path().display())),
+            // Unauthenticated, like first use itself: it only narrows what first use accepts.
+            (None, Some(f)) => (Some(f), " advertised over mDNS".to_string()),
+            (None, None) => (None, String::new()),
         },
     };
+    let first_use = pinned.is_none() && known.get(host).is_none();
     let tls_error = |cause: String| ClientError::Tls {
         host: host.clone(),
         cause,
@@ -46,7 +49,7 @@ pub(crate) fn secure(net: TcpStream, config: &ClientConfig) -> Result<TcpStream,
     };
     // The pumps end with the connection; nothing waits for them.
     drop(bridged.pumps);
-    if expected.is_none() {
+    if first_use {
         record_first_use(&known, config, check.seen());
     }
     let local = bridged.local;

@@ -5,6 +5,7 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod announce;
 pub mod auth;
 pub mod backend;
 pub mod connection;

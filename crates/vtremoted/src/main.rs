@@ -75,6 +75,13 @@ struct Args {
     /// Print this helper's TLS fingerprint (what clients pin), then exit.
     #[arg(long)]
     fingerprint: bool,
+    /// Do not advertise this helper over mDNS. By default it is announced as
+    /// _vtremote._tcp (TXT: protocol version, codecs, TLS fingerprint, whether a token is
+    /// needed) on the listening address's interface, or on every interface for 0.0.0.0, so
+    /// that clients given the host `auto` find it; the system responder (Avahi,
+    /// mDNSResponder) keeps running alongside.
+    #[arg(long)]
+    no_mdns: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9555 or [::]:9555
     /// (plain HTTP, no token: counts only, no addresses). Off unless given.
     #[arg(long, value_name = "ADDR")]
@@ -296,6 +303,14 @@ fn serve(args: &Args) -> Result<()> {
         ),
         None => None,
     };
+    let announcement = if args.no_mdns {
+        vtremoted::announce::Announcement::default()
+    } else {
+        let fp = fingerprint
+            .as_deref()
+            .and_then(|f| vtremote_tls::Fingerprint::parse(f).ok());
+        vtremoted::announce::Announcement::start(addr, backend.capabilities(), fp, has_token)
+    };
     let (flag, wake_addr) = server.shutdown_handle();
     let token_handle = server.token_handle();
     let mut signals = signal_hook::iterator::Signals::new([
@@ -305,12 +320,16 @@ fn serve(args: &Args) -> Result<()> {
     ])
     .context("installing signal handlers")?;
     let token_file = args.token_file.clone();
+    let withdraw_on_signal = announcement.clone();
     std::thread::spawn(move || {
         for signal in signals.forever() {
             if signal == signal_hook::consts::SIGHUP {
                 reload_token(token_file.as_deref(), &token_handle);
                 continue;
             }
+            // Before the listener stops: browsers drop this helper now, and the process may
+            // exit as soon as the flag is seen.
+            withdraw_on_signal.withdraw();
             flag.store(true, Ordering::Release);
             wake(wake_addr);
             break;
@@ -342,5 +361,6 @@ fn serve(args: &Args) -> Result<()> {
         println!("vtremoted metrics on {m}");
     }
     server.run();
+    announcement.withdraw();
     Ok(())
 }

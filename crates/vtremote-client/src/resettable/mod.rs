@@ -17,6 +17,7 @@ pub use encoder::RemoteEncoder;
 
 use crate::config::{ClientConfig, ServerInfo};
 use crate::error::ClientError;
+use crate::failover;
 use crate::ledger::Ledger;
 use crate::stats::{SessionStats, Timings};
 use crate::totals::{summary_line, SessionKind, Totals};
@@ -69,6 +70,10 @@ struct Resettable<S: Connection, C> {
     started: Instant,
     closed: Totals,
     ledger: Ledger<C>,
+    /// Helpers that took over a failed session.
+    takeovers: u64,
+    /// Takeovers in a row after which nothing reached the caller.
+    fruitless: u32,
 }
 
 impl<S: Connection, C> Resettable<S, C> {
@@ -85,6 +90,8 @@ impl<S: Connection, C> Resettable<S, C> {
             started,
             closed: Totals::default(),
             ledger: Ledger::default(),
+            takeovers: 0,
+            fruitless: 0,
         };
         core.live()?;
         Ok(core)
@@ -113,10 +120,72 @@ impl<S: Connection, C> Resettable<S, C> {
     /// Drops the connection and every pending output and cookie; the counters so far are
     /// kept for the summary.
     fn reset(&mut self) {
+        self.drop_live();
+        self.ledger.clear();
+        self.fruitless = 0;
+    }
+
+    fn drop_live(&mut self) {
         if let Some(s) = self.live.take() {
             self.closed.add(&s.stats(), s.timings());
         }
-        self.ledger.clear();
+    }
+
+    /// Whether `e` from the live session calls for another helper.
+    fn should_take_over(&self, e: &ClientError) -> bool {
+        self.config.failover && failover::helper_lost(e)
+    }
+
+    /// The error a failed takeover reports.
+    fn failover_error(&self, lost: &ClientError, outcome: String) -> ClientError {
+        ClientError::Failover {
+            pool: self.config.host.clone(),
+            lost: lost.to_string(),
+            outcome,
+        }
+    }
+
+    /// Replaces the live connection that failed with `lost` by a new one on the least
+    /// loaded helper that answers within the failover wait (the pool's other members, or the
+    /// same helper back). `progressed`: something reached the caller since the last
+    /// takeover. Cookies stay: the inputs sent again come back with the same pts. The
+    /// handshake the caller saw stays too (its extradata is in the container already).
+    fn take_over(&mut self, lost: &ClientError, progressed: bool) -> Result<(), ClientError> {
+        self.fruitless = if progressed { 0 } else { self.fruitless + 1 };
+        if self.fruitless >= failover::MAX_FRUITLESS_TAKEOVERS {
+            let outcome = format!(
+                "gave up after {} takeovers in a row that produced nothing",
+                self.fruitless
+            );
+            return Err(self.failover_error(lost, outcome));
+        }
+        let failed_on = self
+            .live
+            .as_ref()
+            .map(|s| s.server_info().address.clone())
+            .unwrap_or_default();
+        self.drop_live();
+        let wait = self.config.failover_wait;
+        self.config.log.warn(format_args!(
+            "{}: lost the helper{} ({lost}); resuming on the least loaded helper that answers within {} ms",
+            self.config.host,
+            if failed_on.is_empty() { String::new() } else { format!(" at {failed_on}") },
+            wait.as_millis()
+        ));
+        let (config, params) = (&self.config, &self.params);
+        let session = failover::reconnect(wait, || S::connect(config, params)).map_err(|last| {
+            let outcome = format!("no helper took over within {} ms: {last}", wait.as_millis());
+            self.failover_error(lost, outcome)
+        })?;
+        self.config.log.info(format_args!(
+            "{}: {} took over",
+            self.config.host,
+            session.server_info().address
+        ));
+        self.connections += 1;
+        self.takeovers += 1;
+        self.live = Some(session);
+        Ok(())
     }
 
     /// Counters since open, over every connection.

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, info_span, warn};
 use vtremote_proto::{ConfigureAck, ErrorCode, HelloStatus, Limits, Message};
 
-pub use admission::OFFERED_FEATURES;
-use admission::{admit, advertised_codecs, hello_ack, Admission};
+use admission::{admit, hello_ack, Admission};
+pub use admission::{advertised_codecs, OFFERED_FEATURES};
 use codec_loop::{codec_loop, Engine, Input, Output, SkipNotices};
 use error::protocol_error;
 pub use error::SessionError;
