@@ -1,6 +1,7 @@
 //! `vtremote`: probe a helper, encode raw NV12/P010 files and decode Annex B files remotely.
 
 mod au;
+mod top;
 mod wirebench;
 
 use std::fs::File;
@@ -208,6 +209,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Live view of helpers from their metrics endpoints (vtremoted --metrics-listen):
+    /// sessions, fps, MB/s, latency, errors.
+    Top(top::TopArgs),
     /// Decode an Annex B file into raw NV12 (8-bit) or P010 (10-bit) at the stream's size.
     Decode {
         #[command(flatten)]
@@ -679,6 +683,7 @@ fn main() {
             input,
             output,
         ),
+        Command::Top(args) => top::run(args),
         Command::Decode {
             conn,
             codec,

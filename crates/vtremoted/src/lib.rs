@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backend;
 pub mod connection;
 pub mod message_io;
+pub mod metrics;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -82,6 +82,10 @@ struct Args {
     /// mDNSResponder) keeps running alongside.
     #[arg(long)]
     no_mdns: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9555 or [::]:9555
+    /// (plain HTTP, no token: counts only, no addresses). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 fn parse_log_level(s: &str) -> Result<u8, String> {
@@ -292,6 +296,13 @@ fn serve(args: &Args) -> Result<()> {
     if !has_token && !is_loopback(addr.ip()) {
         warn!("listening on {addr} without a token (--allow-no-token): any client that can reach this port may use this helper");
     }
+    let metrics_addr = match &args.metrics_listen {
+        Some(a) => Some(
+            vtremoted::metrics::serve(a.as_str(), server.metrics())
+                .with_context(|| format!("cannot serve metrics on {a}"))?,
+        ),
+        None => None,
+    };
     let announcement = if args.no_mdns {
         vtremoted::announce::Announcement::default()
     } else {
@@ -344,6 +355,10 @@ fn serve(args: &Args) -> Result<()> {
             println!("vtremoted TLS fingerprint {f}");
         }
         None => info!("TLS off: plain v1 only"),
+    }
+    if let Some(m) = metrics_addr {
+        info!("metrics on http://{m}/metrics");
+        println!("vtremoted metrics on {m}");
     }
     server.run();
     announcement.withdraw();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::backend::Backend;
+use crate::metrics::{BuildInfo, Metrics};
 use crate::registry::{Registry, STOP_DEADLINE, STOP_GRACE};
 use crate::session::{ServerIdentity, SessionContext};
 use crate::slots::Slots;
@@ -35,6 +36,8 @@ pub struct Server {
     config: ServerConfig,
     backend: Arc<dyn Backend>,
     shutdown: Arc<AtomicBool>,
+    slots: Arc<Slots>,
+    metrics: Arc<Metrics>,
 }
 
 /// Whether `ip` is only reachable from this machine (127.0.0.0/8, ::1, or either written as
@@ -73,13 +76,28 @@ impl Server {
         backend: Arc<dyn Backend>,
     ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
+        let slots = Slots::new(config.max_sessions);
+        let metrics = Metrics::new(
+            slots.clone(),
+            BuildInfo {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                backend: backend.name().to_string(),
+            },
+        );
         Ok(Server {
             listener,
             token: Arc::new(RwLock::new(config.token.clone())),
             config,
             backend,
             shutdown: Arc::new(AtomicBool::new(false)),
+            slots,
+            metrics,
         })
+    }
+
+    /// The counters `--metrics-listen` serves (`metrics::serve`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// Where a new token goes (SIGHUP reloads the token file): sessions accepted from then
@@ -105,7 +123,6 @@ impl Server {
     }
 
     pub fn run(self) {
-        let slots = Slots::new(self.config.max_sessions);
         let throttle = Arc::new(AuthThrottle::default());
         let mut sessions = Registry::default();
         let next_id = AtomicU64::new(1);
@@ -143,13 +160,14 @@ impl Server {
                 id,
                 token: self.token.read().unwrap_or_else(|e| e.into_inner()).clone(),
                 backend: self.backend.clone(),
-                slots: slots.clone(),
+                slots: self.slots.clone(),
                 idle_timeout: self.config.idle_timeout,
                 identity: identity.clone(),
                 shutdown: self.shutdown.clone(),
                 transport_refusal: None,
                 throttle: throttle.clone(),
                 peer_ip: stream.peer_addr().ok().map(|a| a.ip()),
+                metrics: self.metrics.clone(),
             };
             if self.config.once {
                 transport::serve(stream, ctx, &self.config.tls);

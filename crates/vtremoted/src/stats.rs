@@ -1,16 +1,53 @@
 //! Per-session counters and the one summary line users read to size their network.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use vtremote_proto::options::Mode;
 
 use crate::backend::BackendCounters;
+use crate::metrics::Metrics;
 use vtremote_proto::{Codec, FrameGeometry, WireCompression};
 
 /// Latencies kept for the percentile; beyond this the line reports on the first samples
 /// (a day of 60 fps), so memory stays bounded on endless sessions.
 const MAX_LATENCY_SAMPLES: usize = 5_000_000;
+
+/// What the reader and writer threads add to while the session streams, and what a
+/// metrics scrape reads meanwhile. The handler folds the byte counts into `SessionStats`
+/// when the threads are done; `frames` and `packets` mirror its own fields.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub raw_picture: AtomicU64,
+    pub wire_picture: AtomicU64,
+    frames: AtomicU64,
+    packets: AtomicU64,
+}
+
+impl LiveCounters {
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out.load(Ordering::Relaxed)
+    }
+    pub fn raw_picture(&self) -> u64 {
+        self.raw_picture.load(Ordering::Relaxed)
+    }
+    pub fn wire_picture(&self) -> u64 {
+        self.wire_picture.load(Ordering::Relaxed)
+    }
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+    pub fn packets(&self) -> u64 {
+        self.packets.load(Ordering::Relaxed)
+    }
+}
 
 #[derive(Debug)]
 pub struct SessionStats {
@@ -42,6 +79,9 @@ pub struct SessionStats {
     pub time_base: (u32, u32),
     /// What the backend dropped, skipped or restarted; only shown when something was.
     pub backend_counters: BackendCounters,
+    pub live: Arc<LiveCounters>,
+    /// Where latencies and backend call times go as they happen (`--metrics-listen`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl SessionStats {
@@ -70,7 +110,25 @@ impl SessionStats {
             last_pts: None,
             time_base: (1, 1),
             backend_counters: BackendCounters::default(),
+            live: Arc::default(),
+            metrics: None,
         }
+    }
+
+    /// Lets a metrics scrape see how far the session got.
+    pub fn publish_progress(&self) {
+        self.live.frames.store(self.frames, Ordering::Relaxed);
+        self.live.packets.store(self.packets, Ordering::Relaxed);
+    }
+
+    /// Makes one encode, decode or flush call of the backend, timing it for the metrics.
+    pub fn backend_call<T>(&self, call: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = call();
+        if let (Some(m), Some(mode)) = (&self.metrics, self.mode) {
+            m.observe_backend(mode, started.elapsed());
+        }
+        result
     }
 
     /// An input (FRAME to encode or PACKET to decode) arrived.
@@ -78,16 +136,22 @@ impl SessionStats {
         self.pending.push_back(at);
         self.first_pts.get_or_insert(pts);
         self.last_pts = Some(self.last_pts.map_or(pts, |p| p.max(pts)));
+        self.publish_progress();
     }
 
     /// An output left; matched to inputs in arrival order (spec §9.2 does the same).
     pub fn output_sent(&mut self, now: Instant) {
         if let Some(t) = self.pending.pop_front() {
+            let took = now.duration_since(t);
             if self.latencies_us.len() < MAX_LATENCY_SAMPLES {
-                let us = now.duration_since(t).as_micros().min(u32::MAX as u128) as u32;
+                let us = took.as_micros().min(u32::MAX as u128) as u32;
                 self.latencies_us.push(us);
             }
+            if let (Some(m), Some(mode)) = (&self.metrics, self.mode) {
+                m.observe_latency(mode, took);
+            }
         }
+        self.publish_progress();
     }
 
     /// Seconds of media the session carried: frames / fps, or the pts span.

@@ -15,7 +15,7 @@ use vtremote_client::{
     ClientConfig, ClientError, Codec, DecodeSession, DecoderParams, EncodeSession, EncoderParams,
     InputPacket, PixelFormat, Received, WireCompression,
 };
-use vtremote_proto::{FrameGeometry, Header, Hello, HelloAck, HelloStatus, Message, HEADER_LEN};
+use vtremote_proto::{FrameGeometry, Header, HelloAck, HelloStatus, Message};
 
 fn check_encode(
     codec: Codec,
@@ -198,29 +198,6 @@ fn remote_h264_decode_matches_local_decode_exactly() {
 #[test]
 fn remote_hevc_p010_decode_matches_local_decode_exactly() {
     check_remote_decode(Codec::Hevc, PixelFormat::P010, &[("profile", "2")]);
-}
-
-fn raw_hello(addr: std::net::SocketAddr, token: &str) -> (TcpStream, Message) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let hello = Message::Hello(Hello {
-        token: token.into(),
-        codec: "h264".into(),
-        client_name: "test".into(),
-        client_build: "0".into(),
-    });
-    s.write_all(&hello.to_bytes().unwrap()).unwrap();
-    let m = read_msg(&mut s).expect("a reply");
-    (s, m)
-}
-
-fn read_msg(s: &mut TcpStream) -> Option<Message> {
-    let mut h = [0u8; HEADER_LEN];
-    s.read_exact(&mut h).ok()?;
-    let h = Header::decode(&h).unwrap();
-    let mut p = vec![0u8; h.len as usize];
-    s.read_exact(&mut p).unwrap();
-    Some(Message::decode(h.ty, p).unwrap())
 }
 
 #[test]

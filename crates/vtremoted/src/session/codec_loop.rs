@@ -119,24 +119,26 @@ pub fn codec_loop(
                     planes: p.planes(),
                     a53_cc: a53,
                 };
-                enc.encode(&raw, &mut packets)?;
+                stats.backend_call(|| enc.encode(&raw, &mut packets))?;
             }
             (Input::Packet(pkt, at), Engine::Decoder(dec)) => {
                 stats.input_arrived(at, pkt.pts);
                 stats.packets += 1;
-                dec.decode(
-                    &CompressedPacket {
-                        pts: pkt.pts,
-                        dts: pkt.dts,
-                        duration: pkt.duration,
-                        keyframe: pkt.is_keyframe(),
-                        data: &pkt.data,
-                    },
-                    &mut frames,
-                )?;
+                let packet = CompressedPacket {
+                    pts: pkt.pts,
+                    dts: pkt.dts,
+                    duration: pkt.duration,
+                    keyframe: pkt.is_keyframe(),
+                    data: &pkt.data,
+                };
+                stats.backend_call(|| dec.decode(&packet, &mut frames))?;
             }
-            (Input::Flush, Engine::Encoder(enc)) => enc.flush(&mut packets)?,
-            (Input::Flush, Engine::Decoder(dec)) => dec.flush(&mut frames)?,
+            (Input::Flush, Engine::Encoder(enc)) => {
+                stats.backend_call(|| enc.flush(&mut packets))?
+            }
+            (Input::Flush, Engine::Decoder(dec)) => {
+                stats.backend_call(|| dec.flush(&mut frames))?
+            }
             // The daemon shut the socket to stop this session.
             (Input::Stopped(_), _) if stop.load(Ordering::Acquire) => {
                 return Err(SessionError::shutting_down())

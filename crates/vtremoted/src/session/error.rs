@@ -10,6 +10,8 @@ use crate::message_io::WireError;
 pub struct SessionError {
     pub reply: Option<ErrorMsg>,
     pub message: String,
+    /// The client was refused for its token (HELLO_ACK said so; no ERROR follows).
+    pub auth_failed: bool,
 }
 
 impl SessionError {
@@ -18,12 +20,21 @@ impl SessionError {
         SessionError {
             reply: Some(ErrorMsg::new(code, message.clone())),
             message,
+            auth_failed: false,
         }
     }
     pub fn silent(message: impl Into<String>) -> Self {
         SessionError {
             reply: None,
             message: message.into(),
+            auth_failed: false,
+        }
+    }
+    /// Refused for its token; HELLO_ACK already told the client.
+    pub fn auth_failed(message: impl Into<String>) -> Self {
+        SessionError {
+            auth_failed: true,
+            ..SessionError::silent(message)
         }
     }
     /// What every session still running gets when the daemon stops (SIGTERM/SIGINT).

@@ -2,7 +2,7 @@
 //! codec, and codec output → compressed socket bytes. Bounded channels between them carry
 //! backpressure to TCP and so to the client's window.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,6 +21,7 @@ use super::policy::{Action, StreamPolicy};
 use crate::backend::PlaneRef;
 use crate::connection::Connection;
 use crate::message_io::read_message;
+use crate::stats::LiveCounters;
 
 /// Planes of a received picture, uncompressed: either still inside the FRAME payload
 /// (no compression: zero copies) or decompressed by the reader thread.
@@ -70,15 +71,6 @@ pub fn unpack_picture(
     })
 }
 
-/// Byte counts the reader and writer threads add to while the session runs.
-#[derive(Default)]
-pub struct WireCounters {
-    pub bytes_in: AtomicU64,
-    pub bytes_out: AtomicU64,
-    pub raw_picture: AtomicU64,
-    pub wire_picture: AtomicU64,
-}
-
 /// What the negotiated session looks like, as the reader needs it.
 pub struct StreamShape {
     pub mode: Mode,
@@ -90,7 +82,7 @@ pub struct StreamShape {
 pub fn spawn_reader<C: Connection>(
     mut stream: C,
     shape: StreamShape,
-    counters: Arc<WireCounters>,
+    counters: Arc<LiveCounters>,
     to_codec: SyncSender<Input>,
     to_writer: SyncSender<Output>,
     span: Span,
@@ -175,7 +167,7 @@ pub fn spawn_writer<C: Connection>(
     mut stream: C,
     geometry: FrameGeometry,
     compression: WireCompression,
-    counters: Arc<WireCounters>,
+    counters: Arc<LiveCounters>,
     from_codec: Receiver<Output>,
     failed: Arc<AtomicBool>,
     span: Span,

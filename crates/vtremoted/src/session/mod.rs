@@ -29,13 +29,14 @@ pub use admission::{advertised_codecs, OFFERED_FEATURES};
 use codec_loop::{codec_loop, Engine, Input, Output, SkipNotices};
 use error::protocol_error;
 pub use error::SessionError;
-use io::{spawn_reader, spawn_writer, StreamShape, WireCounters};
+use io::{spawn_reader, spawn_writer, StreamShape};
 use negotiate::{negotiate, EngineConfig, SessionPlan};
 use policy::LINGER_AFTER_DONE;
 
 use crate::backend::Backend;
 use crate::connection::Connection;
 use crate::message_io::read_message;
+use crate::metrics::{Metrics, Outcome};
 use crate::slots::{SlotGuard, Slots};
 use crate::stats::SessionStats;
 use crate::throttle::AuthThrottle;
@@ -86,6 +87,28 @@ pub struct SessionContext {
     /// Wrong tokens per client address (shared by all sessions), and this client's address.
     pub throttle: Arc<AuthThrottle>,
     pub peer_ip: Option<std::net::IpAddr>,
+    /// Daemon-wide counters (`--metrics-listen`): the session adds itself when it ends.
+    pub metrics: Arc<Metrics>,
+}
+
+/// How `serve` reports a client that only wanted HELLO_ACK.
+const PROBE: &str = "probe (closed after HELLO_ACK)";
+
+/// The class of the SUMMARY line's `result=`, as metrics label it.
+fn outcome(result: &Result<&'static str, SessionError>) -> Outcome {
+    match result {
+        Ok(r) if *r == PROBE => Outcome::Probe,
+        Ok(_) => Outcome::Ok,
+        Err(e) if e.auth_failed => Outcome::AuthFailed,
+        Err(e) => match e.code() {
+            Some(ErrorCode::Busy) => Outcome::Busy,
+            Some(ErrorCode::UnsupportedConfig | ErrorCode::UnsupportedCompression) => {
+                Outcome::Unsupported
+            }
+            Some(_) => Outcome::Error,
+            None => Outcome::Aborted,
+        },
+    }
 }
 
 /// Serves one connection to the end and logs its summary line, whatever happens. Returns
@@ -98,6 +121,7 @@ pub fn run<C: Connection>(
     let span = info_span!("session", id = ctx.id, peer = %peer);
     let _entered = span.enter();
     let mut stats = SessionStats::new(ctx.id, peer);
+    stats.metrics = Some(ctx.metrics.clone());
     let _ = stream.set_nodelay();
     let _ = stream.set_write_timeout(Some(ctx.idle_timeout));
     let result = serve(&mut stream, &ctx, &mut stats).map_err(|e| {
@@ -108,13 +132,15 @@ pub fn run<C: Connection>(
             e
         }
     });
-    let outcome = match &result {
+    let mut error_sent = None;
+    let summary_result = match &result {
         Ok(outcome) => outcome.to_string(),
         Err(e) => {
             if let Some(reply) = &e.reply {
                 if let Ok(bytes) = Message::Error(reply.clone()).to_bytes() {
                     if stream.write_all(&bytes).is_ok() {
                         stats.bytes_out += bytes.len() as u64;
+                        error_sent = Some(reply.code.code());
                     }
                 }
                 close_gracefully(&mut stream);
@@ -123,7 +149,9 @@ pub fn run<C: Connection>(
             format!("error: {}", e.message)
         }
     };
-    info!("{}", stats.summary_line(&outcome));
+    info!("{}", stats.summary_line(&summary_result));
+    ctx.metrics
+        .session_ended(&stats, outcome(&result), error_sent);
     // The FIN goes out now even if another handle on the socket (the server's, to stop
     // sessions) is still open.
     let _ = stream.shutdown(Shutdown::Both);
@@ -212,7 +240,7 @@ fn serve<C: Connection>(
             let ack = hello_ack(HelloStatus::AuthFailed, server, codecs, &ctx.slots);
             write_msg(stream, &Message::HelloAck(ack), stats)?;
             close_gracefully(stream);
-            return Err(SessionError::silent(format!(
+            return Err(SessionError::auth_failed(format!(
                 "authentication refused: too many wrong tokens from {ip}; its token is not \
                  checked for another {:.1} s",
                 wait.as_secs_f64()
@@ -233,7 +261,7 @@ fn serve<C: Connection>(
             let ack = hello_ack(HelloStatus::AuthFailed, server, codecs, &ctx.slots);
             write_msg(stream, &Message::HelloAck(ack), stats)?;
             close_gracefully(stream);
-            return Err(SessionError::silent(
+            return Err(SessionError::auth_failed(
                 "authentication failed: wrong or missing token",
             ));
         }
@@ -261,7 +289,7 @@ fn serve<C: Connection>(
                 format!("second message must be CONFIGURE, got {}", other.ty()),
             ))
         }
-        None => return Ok("probe (closed after HELLO_ACK)"),
+        None => return Ok(PROBE),
     };
     let plan = negotiate(&hello.codec, &configure, stats)?;
     info!(
@@ -349,7 +377,8 @@ fn stream_session<C: Connection>(
             .try_clone()
             .map_err(|e| SessionError::reply(ErrorCode::Internal, format!("socket clone: {e}")))
     };
-    let counters = Arc::new(WireCounters::default());
+    let counters = stats.live.clone();
+    ctx.metrics.stream_started(stats);
     let writer_failed = Arc::new(AtomicBool::new(false));
     let input_queue = if plan.window_negotiated {
         INPUT_QUEUE

@@ -19,6 +19,7 @@ use crate::backend::{
     EncodedPacket, EncoderConfig, RawFrame, VideoDecoder, VideoEncoder,
 };
 use crate::message_io::read_message;
+use crate::metrics::{BuildInfo, Metrics};
 use crate::slots::Slots;
 
 const IDLE: Duration = Duration::from_secs(5);
@@ -149,6 +150,13 @@ struct Harness {
 fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>) -> Harness {
     let (client, server) = UnixStream::pair().unwrap();
     let shutdown = Arc::new(AtomicBool::new(false));
+    let metrics = Metrics::new(
+        slots.clone(),
+        BuildInfo {
+            version: "0".into(),
+            backend: "fake".into(),
+        },
+    );
     let ctx = SessionContext {
         id: 1,
         token: token.map(|t| t.as_bytes().to_vec()),
@@ -163,6 +171,7 @@ fn start_with(backend: Arc<dyn Backend>, token: Option<&str>, slots: Arc<Slots>)
         transport_refusal: None,
         throttle: Default::default(),
         peer_ip: None,
+        metrics,
     };
     let server_end = server.try_clone().unwrap();
     let session = std::thread::spawn(move || run(server, ctx));
@@ -434,4 +443,30 @@ fn daemon_shutdown_ends_a_session_in_its_handshake_with_an_error() {
     h.hello("");
     stop_like_the_daemon(&h);
     expect_error(&mut h, ErrorCode::Internal, "daemon shutting down");
+}
+
+#[test]
+fn every_ending_has_its_metrics_outcome() {
+    use super::{outcome, PROBE};
+    use crate::metrics::Outcome;
+    let err = |e: SessionError| outcome(&Err(e));
+    assert_eq!(outcome(&Ok("ok")), Outcome::Ok);
+    assert_eq!(outcome(&Ok(PROBE)), Outcome::Probe);
+    assert_eq!(err(SessionError::auth_failed("t")), Outcome::AuthFailed);
+    assert_eq!(
+        err(SessionError::reply(ErrorCode::Busy, "b")),
+        Outcome::Busy
+    );
+    for code in [
+        ErrorCode::UnsupportedConfig,
+        ErrorCode::UnsupportedCompression,
+    ] {
+        assert_eq!(err(SessionError::reply(code, "u")), Outcome::Unsupported);
+    }
+    assert_eq!(
+        err(SessionError::reply(ErrorCode::BadRequest, "x")),
+        Outcome::Error
+    );
+    assert_eq!(err(SessionError::shutting_down()), Outcome::Error);
+    assert_eq!(err(SessionError::silent("gone")), Outcome::Aborted);
 }

@@ -2,8 +2,9 @@
 //! and the system `ffmpeg` as the reference decoder.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::process::{Child, Stdio};
@@ -14,7 +15,7 @@ use vtremote_client::{
     ClientConfig, ClientError, Codec, EncodeSession, EncoderParams, InputFrame, PlaneSource,
     Received, WireCompression,
 };
-use vtremote_proto::{FrameGeometry, PixelFormat};
+use vtremote_proto::{FrameGeometry, Header, Hello, Message, PixelFormat, HEADER_LEN};
 use vtremoted::backend::lavc::LavcBackend;
 use vtremoted::server::{Server, ServerConfig};
 use vtremoted::transport::TlsPolicy;
@@ -243,26 +244,74 @@ pub fn remote_encode(
     (stream, packets, inputs)
 }
 
+/// A HELLO by hand, as an old client sends it; returns the connection and the reply.
+pub fn raw_hello(addr: std::net::SocketAddr, token: &str) -> (TcpStream, Message) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let hello = Message::Hello(Hello {
+        token: token.into(),
+        codec: "h264".into(),
+        client_name: "test".into(),
+        client_build: "0".into(),
+    });
+    s.write_all(&hello.to_bytes().unwrap()).unwrap();
+    let m = read_msg(&mut s).expect("a reply");
+    (s, m)
+}
+
+/// One whole message from a raw connection; `None` when it closed.
+pub fn read_msg(s: &mut TcpStream) -> Option<Message> {
+    let mut h = [0u8; HEADER_LEN];
+    s.read_exact(&mut h).ok()?;
+    let h = Header::decode(&h).unwrap();
+    let mut p = vec![0u8; h.len as usize];
+    s.read_exact(&mut p).unwrap();
+    Some(Message::decode(h.ty, p).unwrap())
+}
+
 /// Runs the vtremoted binary on a free loopback port with `args` (stdout read for the
 /// address, stderr discarded).
 pub fn spawn_daemon_binary(args: &[&str]) -> (Child, SocketAddr) {
+    let d = spawn_daemon_binary_logging(args, Stdio::null());
+    (d.child, d.addr)
+}
+
+/// A vtremoted binary a test started, and the addresses it printed.
+pub struct SpawnedDaemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `args` had `--metrics-listen`.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Runs the vtremoted binary on a free loopback port with `args`, its log going to
+/// `stderr`; reads the addresses it prints on stdout.
+pub fn spawn_daemon_binary_logging(args: &[&str], stderr: Stdio) -> SpawnedDaemon {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vtremoted"))
         .args(["--listen", "127.0.0.1:0", "--backend", "libavcodec"])
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("run vtremoted");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (child, addr)
+    let wants_metrics = args.contains(&"--metrics-listen");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut addr, mut metrics) = (None, None);
+    while addr.is_none() || (wants_metrics && metrics.is_none()) {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).expect("daemon stdout");
+        assert!(n > 0, "vtremoted exited before printing its addresses");
+        let last = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
+        if line.starts_with("vtremoted listening on") {
+            addr = Some(last.unwrap_or_else(|| panic!("no address in {line:?}")));
+        } else if line.starts_with("vtremoted metrics on") {
+            metrics = Some(last.unwrap_or_else(|| panic!("no address in {line:?}")));
+        }
+    }
+    SpawnedDaemon {
+        child,
+        addr: addr.unwrap(),
+        metrics,
+    }
 }
