@@ -15,6 +15,7 @@ pub(crate) fn members(config: &ClientConfig) -> Result<Vec<ClientConfig>, Client
     let found = vtremote_discovery::browse(config.discovery_window).map_err(|e| {
         ClientError::Discovery {
             cause: e.to_string(),
+            nothing_found: matches!(e, vtremote_discovery::DiscoveryError::NothingFound { .. }),
         }
     })?;
     config.log.info(format_args!(

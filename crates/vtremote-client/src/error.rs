@@ -54,7 +54,12 @@ pub enum ClientError {
     #[error("{host}: TLS handshake failed: {cause} (a helper that speaks TLS is a vtremoted with TLS; the original daemon and helpers before it speak only plain v1)")]
     Tls { host: String, cause: String },
     #[error("{cause}")]
-    Discovery { cause: String },
+    Discovery {
+        cause: String,
+        /// The browse worked and nobody answered (a helper may be restarting), as opposed
+        /// to mDNS being unusable here.
+        nothing_found: bool,
+    },
     #[error("{pool}: no helper in the pool can take the session: {reasons}")]
     NoHelper { pool: String, reasons: String },
     #[error("{pool}: lost the helper ({lost}) and {outcome}")]
@@ -121,8 +126,12 @@ pub(crate) fn clone_error(e: &ClientError) -> ClientError {
             host: host.clone(),
             cause: cause.clone(),
         },
-        ClientError::Discovery { cause } => ClientError::Discovery {
+        ClientError::Discovery {
+            cause,
+            nothing_found,
+        } => ClientError::Discovery {
             cause: cause.clone(),
+            nothing_found: *nothing_found,
         },
         ClientError::Connect { host, cause } => ClientError::Connect {
             host: host.clone(),

@@ -41,7 +41,7 @@ pub fn advertise(advert: &Advert) -> Result<Advertisement, DiscoveryError> {
         cause,
     };
     crate::port::check_shareable()?;
-    let daemon = ServiceDaemon::new().map_err(|e| DiscoveryError::Start(e.to_string()))?;
+    let daemon = crate::responder::Responder::start()?;
     let ip = advert.listen.ip();
     let pairs = advert.txt.to_pairs();
     let addresses: Vec<IpAddr> = if ip.is_unspecified() {
@@ -89,7 +89,7 @@ pub fn advertise(advert: &Advert) -> Result<Advertisement, DiscoveryError> {
             .join(" ")
     );
     Ok(Advertisement {
-        daemon,
+        daemon: daemon.keep(),
         fullname,
         instance,
         withdrawn: false,

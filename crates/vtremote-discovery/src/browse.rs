@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use mdns_sd::{ResolvedService, ScopedIp, ServiceDaemon, ServiceEvent};
+use mdns_sd::{ResolvedService, ScopedIp, ServiceEvent};
 use tracing::{debug, warn};
 
 use crate::error::DiscoveryError;
@@ -44,7 +44,7 @@ pub struct Found {
 pub fn browse(window: Duration) -> Result<Vec<Found>, DiscoveryError> {
     let window = window.clamp(MIN_WINDOW, MAX_WINDOW);
     crate::port::check_shareable()?;
-    let daemon = ServiceDaemon::new().map_err(|e| DiscoveryError::Start(e.to_string()))?;
+    let daemon = crate::responder::Responder::start()?;
     let events = daemon
         .browse(SERVICE_TYPE)
         .map_err(|e| DiscoveryError::Browse(e.to_string()))?;
@@ -71,8 +71,7 @@ pub fn browse(window: Duration) -> Result<Vec<Found>, DiscoveryError> {
         }
     }
     let _ = daemon.stop_browse(SERVICE_TYPE);
-    // Not waited for: the responder's thread ends on its own, and nothing depends on it.
-    let _ = daemon.shutdown();
+    drop(daemon);
     if overflow {
         warn!("mDNS browse: more than {MAX_FOUND} helper addresses answered; using the first {MAX_FOUND}");
     }

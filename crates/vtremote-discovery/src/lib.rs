@@ -14,6 +14,7 @@ mod browse;
 mod error;
 mod host;
 mod port;
+mod responder;
 mod txt;
 
 pub use advertise::{advertise, Advert, Advertisement};

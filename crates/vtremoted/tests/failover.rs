@@ -276,6 +276,14 @@ fn with_no_helper_left_the_error_says_what_was_lost_and_how_long_it_waited() {
             && text.contains("connection refused"),
         "{text}"
     );
+    // The stream cannot go on: later calls say so instead of reconnecting behind its back.
+    let again = enc.send_eof().expect_err("still failed");
+    assert_eq!(again.to_string(), text);
+    enc.reset();
+    assert!(
+        enc.send_eof().is_err(),
+        "a reset reconnects, and there is nobody"
+    );
 }
 
 #[test]

@@ -52,6 +52,10 @@ fn worth_retrying(e: &ClientError) -> bool {
             | ClientError::Io { .. }
             | ClientError::Busy { .. }
             | ClientError::NoHelper { .. }
+            | ClientError::Discovery {
+                nothing_found: true,
+                ..
+            }
     ) || helper_lost(e)
 }
 
@@ -126,6 +130,16 @@ mod tests {
             }
         });
         assert_eq!(got.unwrap(), 3);
+    }
+
+    #[test]
+    fn an_empty_mdns_browse_is_retried_but_an_unusable_mdns_is_not() {
+        let browse = |nothing_found| ClientError::Discovery {
+            cause: "no helper answered".into(),
+            nothing_found,
+        };
+        assert!(worth_retrying(&browse(true)));
+        assert!(!worth_retrying(&browse(false)));
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub(crate) struct Resume {
     last_delivered: Option<i64>,
     /// After a takeover: pictures up to this pts were delivered already.
     skip_through: Option<i64>,
+    /// Set once pictures come out without increasing pts (a stream without timestamps,
+    /// where FFmpeg passes 0 for each, or pts that jump back): pts can then no longer tell
+    /// which pictures were delivered, so no resume is promised until a seek.
+    disordered: Option<String>,
     /// Pictures dropped as already delivered.
     pub duplicates: u64,
 }
@@ -67,6 +71,7 @@ impl Resume {
             incomplete: None,
             last_delivered: None,
             skip_through: None,
+            disordered: None,
             duplicates: 0,
         }
     }
@@ -80,7 +85,7 @@ impl Resume {
     /// One access unit was handed to the helper. The caller's keyframe flag is trusted,
     /// and a raw Annex B input without flags is looked into (IDR, CRA, BLA).
     pub fn on_sent(&mut self, packet: &InputPacket<'_>) {
-        if !self.enabled {
+        if !self.enabled || self.disordered.is_some() {
             return;
         }
         let random_access = packet.keyframe
@@ -118,17 +123,34 @@ impl Resume {
             }
             self.skip_through = None;
         }
-        self.last_delivered = Some(self.last_delivered.map_or(pts, |l| l.max(pts)));
+        if let Some(last) = self.last_delivered.filter(|&last| pts <= last) {
+            if self.enabled && self.disordered.is_none() {
+                self.disordered = Some(format!(
+                    "pictures come out without increasing timestamps (pts {pts} after {last}), \
+                     so those already delivered cannot be told apart"
+                ));
+                self.kept = VecDeque::new();
+                self.bytes = 0;
+            }
+            return true;
+        }
+        self.last_delivered = Some(pts);
         self.trim();
         true
+    }
+
+    /// Ok when a helper that takes over can go on from here, else why not.
+    pub fn resumable(&self) -> Result<(), String> {
+        match (&self.disordered, &self.incomplete) {
+            (Some(why), _) | (None, Some(why)) => Err(why.clone()),
+            (None, None) => Ok(()),
+        }
     }
 
     /// The helper is gone: the access units to decode again, or why that is not possible.
     /// They come back through `on_sent` as they are resent.
     pub fn restart(&mut self) -> Result<Vec<KeptPacket>, String> {
-        if let Some(why) = &self.incomplete {
-            return Err(why.clone());
-        }
+        self.resumable()?;
         self.skip_through = self.last_delivered;
         self.bytes = 0;
         Ok(std::mem::take(&mut self.kept).into())
@@ -261,6 +283,24 @@ mod tests {
         send(&mut r, 5000, true);
         r.deliver(5000);
         assert_eq!(pts_of(&r.restart().unwrap()), [5000]);
+    }
+
+    #[test]
+    fn pictures_without_increasing_pts_end_the_promise_and_are_all_delivered() {
+        let mut r = Resume::new(true, Codec::H264);
+        for _ in 0..3 {
+            send(&mut r, 0, true);
+        }
+        assert!(r.deliver(0));
+        assert!(r.deliver(0), "delivered, never taken for a duplicate");
+        assert_eq!(r.kept(), 0, "memory given back");
+        send(&mut r, 0, true);
+        assert_eq!(r.kept(), 0, "nothing kept any more");
+        let why = r.restart().unwrap_err();
+        assert!(why.contains("pts 0 after 0"), "{why}");
+        r.clear();
+        send(&mut r, 0, true);
+        assert_eq!(r.kept(), 1, "a seek starts afresh");
     }
 
     #[test]

@@ -14,10 +14,10 @@ use std::collections::VecDeque;
 use crate::encode::OutputPacket;
 
 /// Packets held while a picture before them is missing. Legitimate reordering holds at
-/// most a mini-GOP (VideoToolbox and x264 use ≤ 16 B-frames); beyond this the missing
-/// picture is taken as dropped by the helper, so a helper that drops one cannot make us
-/// hold its whole stream.
-pub(crate) const HOLD_LIMIT: usize = 64;
+/// most a mini-GOP (x264 allows 16 B-frames, VideoToolbox uses fewer); beyond this the
+/// missing picture is taken as dropped by the helper, so a helper that drops one cannot
+/// make us hold (and keep the raw pictures of) its whole stream.
+pub(crate) const HOLD_LIMIT: usize = 24;
 
 struct Sent<F> {
     pts: i64,
@@ -41,6 +41,11 @@ pub(crate) struct Splice<F> {
     broken: Option<String>,
     /// Parameter sets of the helper that took over, for the first packet it produces.
     headers: Option<Vec<u8>>,
+    /// Its parameter sets differ from those in the container: every keyframe after the
+    /// splice carries them, so that a player seeking to one can decode it.
+    headers_on_keyframes: Option<Vec<u8>>,
+    /// Why the packets after a splice cannot get valid timestamps.
+    fault: Option<String>,
     splices: u32,
     /// Pictures taken as dropped by a helper (never answered, see `HOLD_LIMIT`).
     pub lost: u64,
@@ -62,6 +67,8 @@ impl<F> Splice<F> {
             last_dts: None,
             broken: None,
             headers: None,
+            headers_on_keyframes: None,
+            fault: None,
             splices: 0,
             lost: 0,
             released_since_splice: 0,
@@ -165,15 +172,28 @@ impl<F> Splice<F> {
         self.held.clear();
         self.last_pts_sent = None;
         self.headers = None;
+        self.headers_on_keyframes = None;
         self.splices += 1;
         self.released_since_splice = 0;
         Ok(self.sent.drain(..).map(|s| s.frame).collect())
     }
 
     /// The parameter sets (Annex B) of the helper that took over, put in front of its first
-    /// packet: the container's out-of-band copy came from the first helper.
-    pub fn lead_with(&mut self, headers: Vec<u8>) {
-        self.headers = (!headers.is_empty()).then_some(headers);
+    /// packet: the container's out-of-band copy came from the first helper (`original`).
+    /// Where they differ from that copy, every later keyframe carries them too.
+    pub fn lead_with(&mut self, headers: Vec<u8>, original: &[u8]) {
+        if headers.is_empty() {
+            return;
+        }
+        if headers != original {
+            self.headers_on_keyframes = Some(headers.clone());
+        }
+        self.headers = Some(headers);
+    }
+
+    /// Why the stream cannot go on with valid timestamps, once.
+    pub fn take_fault(&mut self) -> Option<String> {
+        self.fault.take()
     }
 
     /// Forgets everything (a reset): no packet of the old stream will be released.
@@ -213,15 +233,29 @@ impl<F> Splice<F> {
     }
 
     fn release(&mut self, mut packet: OutputPacket) {
-        if let Some(mut headers) = self.headers.take() {
+        let headers = match self.headers.take() {
+            Some(h) => Some(h),
+            None if packet.keyframe => self.headers_on_keyframes.clone(),
+            None => None,
+        };
+        if let Some(mut headers) = headers {
             headers.extend_from_slice(&packet.data);
             packet.data = headers;
         }
         // Only a splice can make decode timestamps step back (the new helper may delay
         // differently); a muxer refuses that, so they are nudged forward, never reordered.
+        // A helper that delays B pictures more than the first one leaves no room: then the
+        // stream cannot go on, and the caller is told why instead of its muxer.
         if self.splices > 0 {
             if let Some(last) = self.last_dts.filter(|&last| packet.dts <= last) {
                 packet.dts = last + 1;
+                if packet.dts > packet.pts && self.fault.is_none() {
+                    self.fault = Some(format!(
+                        "the helper that took over delays B-frames more than the first one \
+                         (pts {} would need dts {} after dts {last})",
+                        packet.pts, packet.dts
+                    ));
+                }
             }
         }
         self.last_dts = Some(packet.dts);
@@ -297,7 +331,7 @@ mod tests {
         assert_eq!(drain(&mut s), [(0, -1), (3, 0), (1, 1), (2, 2)]);
         // P6 was held for B4 and B5: all three are encoded again.
         assert_eq!(s.restart().unwrap(), [40, 50, 60]);
-        s.lead_with(vec![0, 0, 1, 0x67]);
+        s.lead_with(vec![0, 0, 1, 0x67], &[0, 0, 1, 0x67]);
         for pts in 4..7 {
             s.on_sent(pts, pts * 10);
         }
@@ -318,6 +352,46 @@ mod tests {
             "parameter sets lead the splice"
         );
         assert_eq!(out[1].data, [5], "only the first packet gets them");
+        assert_eq!(s.take_fault(), None);
+    }
+
+    #[test]
+    fn parameter_sets_unlike_the_containers_go_in_front_of_every_later_keyframe() {
+        let mut s = Splice::new(true);
+        s.on_sent(0, ());
+        s.restart().unwrap();
+        s.lead_with(vec![9], &[1]);
+        for pts in 0..3 {
+            s.on_sent(pts, ());
+            let mut p = packet(pts, pts);
+            p.keyframe = pts != 1;
+            s.on_packet(p);
+        }
+        let data: Vec<Vec<u8>> = std::iter::from_fn(|| s.take_ready())
+            .map(|p| p.data)
+            .collect();
+        assert_eq!(data, [vec![9, 0], vec![1], vec![9, 2]]);
+    }
+
+    #[test]
+    fn a_helper_that_delays_more_after_a_splice_is_a_fault_not_a_bad_timestamp_downstream() {
+        let mut s = Splice::new(true);
+        for pts in 0..3 {
+            s.on_sent(pts, ());
+            s.on_packet(packet(pts, pts));
+        }
+        drain(&mut s);
+        s.on_sent(3, ());
+        s.restart().unwrap();
+        // I3 dts 2, P5 dts 3, B4 dts 4 would need dts 3, 4, 5: B4 ends after its pts.
+        for pts in 3..6 {
+            s.on_sent(pts, ());
+        }
+        for (pts, dts) in [(3, 2), (5, 3), (4, 4)] {
+            s.on_packet(packet(pts, dts));
+        }
+        let why = s.take_fault().expect("a fault");
+        assert!(why.contains("pts 4 would need dts 5 after dts 4"), "{why}");
     }
 
     #[test]
@@ -450,6 +524,10 @@ mod tests {
             for w in all.windows(2) {
                 proptest::prop_assert!(w[0].1 < w[1].1, "dts {} then {}", w[0].1, w[1].1);
             }
+            for (pts, dts) in &all {
+                proptest::prop_assert!(dts <= pts, "dts {} after pts {}", dts, pts);
+            }
+            proptest::prop_assert_eq!(s.take_fault(), None);
             proptest::prop_assert_eq!(s.lost, 0);
         }
     }

@@ -179,12 +179,13 @@ impl<C> RemoteDecoder<C> {
     /// Another helper takes over after `lost`, from the keyframe before the first picture
     /// the caller has not got.
     fn take_over(&mut self, lost: ClientError) -> Result<(), ClientError> {
-        let again = self.resume.restart().map_err(|why| {
-            self.core
-                .failover_error(&lost, format!("cannot resume elsewhere: {why}"))
-        })?;
+        if let Err(why) = self.resume.resumable() {
+            let outcome = format!("cannot resume elsewhere: {why}");
+            return Err(self.core.failover_error(&lost, outcome));
+        }
         let progressed = self.delivered_since_takeover > 0;
         self.core.take_over(&lost, progressed)?;
+        let again = self.resume.restart().expect("resumable, checked above");
         self.delivered_since_takeover = 0;
         self.core.config.log.info(format_args!(
             "{}: decoding {} access unit(s) again from the last keyframe",

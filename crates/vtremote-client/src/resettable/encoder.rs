@@ -52,6 +52,8 @@ pub struct RemoteEncoder<C = ()> {
     /// Buffers of pictures the failover record let go, for the next pictures: a fresh
     /// multi-megabyte allocation per picture would page-fault on every frame.
     spare: Vec<Vec<u8>>,
+    /// Pictures the helper never answered that the log has mentioned.
+    lost_reported: u64,
 }
 
 /// Spare picture buffers kept at most.
@@ -67,6 +69,7 @@ impl<C> RemoteEncoder<C> {
             eof: false,
             done: false,
             spare: Vec::new(),
+            lost_reported: 0,
         })
     }
 
@@ -171,7 +174,7 @@ impl<C> RemoteEncoder<C> {
             match self.core.live()?.receive_packet() {
                 Ok(Received::Item(p)) => {
                     self.splice.on_packet(p);
-                    self.reuse_finished();
+                    self.after_packets()?;
                 }
                 // After the end of input nothing but a packet, DONE or an error may come
                 // back: the C glue takes `Again` then as a bug.
@@ -181,13 +184,34 @@ impl<C> RemoteEncoder<C> {
                 Ok(Received::Again) => {}
                 Ok(Received::Eof) => {
                     self.splice.on_done();
-                    self.reuse_finished();
+                    self.after_packets()?;
                     self.done = true;
                 }
                 Err(e) if self.core.should_take_over(&e) => self.take_over(e)?,
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// What the failover record found in the packets it just took: a timestamp it cannot
+    /// keep valid (the job cannot go on), pictures the helper never answered (said once
+    /// each: they cannot be resumed), buffers to reuse.
+    fn after_packets(&mut self) -> Result<(), ClientError> {
+        if let Some(why) = self.splice.take_fault() {
+            let outcome = format!("cannot keep the stream's timestamps valid: {why}");
+            let lost = self.core.last_lost.clone();
+            return Err(self.core.failover_error(&lost, outcome));
+        }
+        if self.splice.lost > self.lost_reported {
+            self.core.config.log.warn(format_args!(
+                "{}: the helper returned no packet for {} picture(s); they are missing from the output",
+                self.core.config.host,
+                self.splice.lost - self.lost_reported
+            ));
+            self.lost_reported = self.splice.lost;
+        }
+        self.reuse_finished();
+        Ok(())
     }
 
     /// Keeps the buffers of pictures nobody holds any more (the writer may still be
@@ -229,15 +253,15 @@ impl<C> RemoteEncoder<C> {
     /// not got are encoded again, from an IDR, before anything new.
     fn take_over(&mut self, lost: ClientError) -> Result<(), ClientError> {
         if let Err(why) = self.splice.resumable() {
-            return Err(self
-                .core
-                .failover_error(&lost, format!("cannot resume elsewhere: {why}")));
+            let outcome = format!("cannot resume elsewhere: {why}");
+            return Err(self.core.failover_error(&lost, outcome));
         }
         let progressed = self.splice.released_since_splice > 0;
         self.core.take_over(&lost, progressed)?;
         let again = self.splice.restart().expect("resumable, checked above");
         let headers = self.core.live.as_ref().map(|s| s.extradata().to_vec());
-        self.splice.lead_with(headers.unwrap_or_default());
+        let original = &self.core.handshake.extradata;
+        self.splice.lead_with(headers.unwrap_or_default(), original);
         self.core.config.log.info(format_args!(
             "{}: encoding {} picture(s) again from an IDR",
             self.core.config.host,
@@ -255,6 +279,7 @@ impl<C> RemoteEncoder<C> {
         self.replay.clear();
         self.eof = false;
         self.done = false;
+        self.lost_reported = 0;
     }
 
     /// Counters since open, summed over every connection.

@@ -16,7 +16,7 @@ pub use decoder::RemoteDecoder;
 pub use encoder::RemoteEncoder;
 
 use crate::config::{ClientConfig, ServerInfo};
-use crate::error::ClientError;
+use crate::error::{clone_error, ClientError};
 use crate::failover;
 use crate::ledger::Ledger;
 use crate::stats::{SessionStats, Timings};
@@ -74,6 +74,11 @@ struct Resettable<S: Connection, C> {
     takeovers: u64,
     /// Takeovers in a row after which nothing reached the caller.
     fruitless: u32,
+    /// A takeover that failed: the stream cannot go on (a silent reconnect would continue
+    /// it with pictures missing), so every call says so until a reset.
+    failed: Option<ClientError>,
+    /// What the last takeover replaced, for errors found later in its stream.
+    last_lost: String,
 }
 
 impl<S: Connection, C> Resettable<S, C> {
@@ -92,6 +97,8 @@ impl<S: Connection, C> Resettable<S, C> {
             ledger: Ledger::default(),
             takeovers: 0,
             fruitless: 0,
+            failed: None,
+            last_lost: String::new(),
         };
         core.live()?;
         Ok(core)
@@ -99,6 +106,9 @@ impl<S: Connection, C> Resettable<S, C> {
 
     /// The live connection, reconnecting after a reset.
     fn live(&mut self) -> Result<&mut S, ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(clone_error(e));
+        }
         if self.live.is_none() {
             if self.connections > 0 {
                 self.config.log.info(format_args!(
@@ -123,6 +133,7 @@ impl<S: Connection, C> Resettable<S, C> {
         self.drop_live();
         self.ledger.clear();
         self.fruitless = 0;
+        self.failed = None;
     }
 
     fn drop_live(&mut self) {
@@ -136,13 +147,16 @@ impl<S: Connection, C> Resettable<S, C> {
         self.config.failover && failover::helper_lost(e)
     }
 
-    /// The error a failed takeover reports.
-    fn failover_error(&self, lost: &ClientError, outcome: String) -> ClientError {
-        ClientError::Failover {
+    /// The error a failed takeover reports; it sticks until a reset.
+    fn failover_error(&mut self, lost: &dyn std::fmt::Display, outcome: String) -> ClientError {
+        let e = ClientError::Failover {
             pool: self.config.host.clone(),
             lost: lost.to_string(),
             outcome,
-        }
+        };
+        self.drop_live();
+        self.failed = Some(clone_error(&e));
+        e
     }
 
     /// Replaces the live connection that failed with `lost` by a new one on the least
@@ -151,6 +165,7 @@ impl<S: Connection, C> Resettable<S, C> {
     /// takeover. Cookies stay: the inputs sent again come back with the same pts. The
     /// handshake the caller saw stays too (its extradata is in the container already).
     fn take_over(&mut self, lost: &ClientError, progressed: bool) -> Result<(), ClientError> {
+        self.last_lost = lost.to_string();
         self.fruitless = if progressed { 0 } else { self.fruitless + 1 };
         if self.fruitless >= failover::MAX_FRUITLESS_TAKEOVERS {
             let outcome = format!(

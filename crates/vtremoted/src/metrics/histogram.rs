@@ -17,11 +17,10 @@ pub struct Histogram {
     /// Per bucket, not cumulative: one add per observation; the +Inf bucket is last.
     buckets: [AtomicU64; BOUNDS_US.len() + 1],
     sum_us: AtomicU64,
-    count: AtomicU64,
 }
 
-/// One consistent-enough reading: each field is read once, so a scrape racing an
-/// observation may see it in `count` but not yet in a bucket; Prometheus tolerates that.
+/// One reading: the count is the +Inf bucket, so they always agree; a scrape racing an
+/// observation may see it in a bucket but not yet in `sum_us`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistogramSnapshot {
     /// Cumulative counts per bound in `BOUNDS_US`, then +Inf.
@@ -36,7 +35,6 @@ impl Histogram {
         let i = BOUNDS_US.partition_point(|&b| b < us);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
@@ -52,7 +50,7 @@ impl Histogram {
         HistogramSnapshot {
             cumulative,
             sum_us: self.sum_us.load(Ordering::Relaxed),
-            count: self.count.load(Ordering::Relaxed),
+            count: total,
         }
     }
 }

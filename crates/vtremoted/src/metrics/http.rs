@@ -63,7 +63,14 @@ pub fn read_head<R: Read>(r: &mut R, deadline: Instant) -> Result<Vec<u8>, Refus
         match r.read(&mut chunk[..room]) {
             Ok(0) => return Err(Refusal::Gone),
             Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // The short read timeout only wakes us to check the deadline above.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return Err(Refusal::Gone),
         }
     }
@@ -303,6 +310,38 @@ mod tests {
         let raw = format!("{line}{pad}");
         assert_eq!(raw.len(), MAX_REQUEST_HEAD);
         assert!(request(&raw).is_ok());
+    }
+
+    /// Yields its parts one read at a time, with a read timeout between them.
+    struct Pausing(Vec<&'static [u8]>);
+
+    impl Read for Pausing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.first().copied() {
+                None => Ok(0),
+                Some(b"") => {
+                    self.0.remove(0);
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                }
+                Some(part) => {
+                    self.0.remove(0);
+                    buf[..part.len()].copy_from_slice(part);
+                    Ok(part.len())
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_client_pausing_within_the_deadline_is_still_answered() {
+        let mut slow = Pausing(vec![b"GET /metrics HTTP/1.1\r\n", b"", b"", b"\r\n"]);
+        assert_eq!(
+            read_head(&mut slow, later()).unwrap(),
+            b"GET /metrics HTTP/1.1\r\n\r\n"
+        );
+        let mut silent = Pausing(vec![b""; 4]);
+        let past = Instant::now();
+        assert_eq!(read_head(&mut silent, past), Err(Refusal::Gone));
     }
 
     #[test]
