@@ -88,8 +88,14 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// The request line of a head; headers are read past (a scrape needs none of them).
 pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
-    let head = std::str::from_utf8(head).map_err(|_| Refusal::BadRequest("not UTF-8"))?;
-    let line = head.lines().next().unwrap_or("");
+    // Only the request line is read: header values may be any bytes, and HTTP/1.1 says an
+    // empty line before the request line is skipped.
+    let first = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| !l.is_empty())
+        .unwrap_or(b"");
+    let line = std::str::from_utf8(first).map_err(|_| Refusal::BadRequest("not UTF-8"))?;
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -252,6 +258,12 @@ mod tests {
     fn status(response: &[u8]) -> String {
         let text = String::from_utf8_lossy(response);
         text.lines().next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn header_bytes_that_are_not_utf8_and_a_leading_empty_line_are_accepted() {
+        let raw = b"\r\nGET /metrics HTTP/1.1\r\nX-Name: \xff\xfe\r\n\r\n";
+        assert_eq!(parse_request(raw).unwrap().path, "/metrics");
     }
 
     #[test]
