@@ -105,8 +105,19 @@ pub fn body_of(raw: &[u8]) -> Result<String> {
     };
     let status = head.lines().next().unwrap_or("");
     let mut parts = status.splitn(3, ' ');
+    let declared = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    });
     match (parts.next(), parts.next()) {
-        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => Ok(body.to_string()),
+        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => match declared {
+            Some(n) if body.len() < n => {
+                bail!("answer cut short: {} of {n} bytes", body.len())
+            }
+            _ => Ok(body.to_string()),
+        },
         (Some(v), Some(_)) if v.starts_with("HTTP/1.") => bail!("helper answered {status:?}"),
         _ => bail!("not an HTTP answer (is this the metrics port? vtremoted --metrics-listen)"),
     }
@@ -132,6 +143,9 @@ mod tests {
         assert_eq!(body_of(ok).unwrap(), "x 1\n");
         let nf = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
         assert!(body_of(nf).unwrap_err().to_string().contains("404"));
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nx 1\n";
+        let e = body_of(cut).unwrap_err().to_string();
+        assert_eq!(e, "answer cut short: 4 of 40 bytes");
         // The session port answers in VTRemote, not HTTP.
         assert!(body_of(b"VTR\x01garbage")
             .unwrap_err()

@@ -80,30 +80,30 @@ impl Row {
 }
 
 /// Cumulative latency counts per upper bound (all modes together), `cur - prev`, sorted.
+/// Keyed by the bound's bits: a hostile page may carry many thousands of bounds, and a
+/// linear search per bucket would make that quadratic.
 fn latency_delta(prev: Option<&Samples>, cur: &Samples) -> Vec<(f64, f64)> {
     let by_bound = |s: &Samples| {
-        let mut v: Vec<(f64, f64)> = Vec::new();
+        let mut v: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
         for b in s.named(LATENCY) {
             let Some(le) = b.label("le").and_then(parse_bound) else {
                 continue;
             };
-            match v.iter_mut().find(|(l, _)| *l == le) {
-                Some((_, n)) => *n += b.value,
-                None => v.push((le, b.value)),
-            }
+            v.entry(le.to_bits()).or_insert((le, 0.0)).1 += b.value;
         }
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
         v
     };
     let mut now = by_bound(cur);
     if let Some(p) = prev.map(by_bound) {
-        for (le, n) in &mut now {
-            if let Some((_, before)) = p.iter().find(|(l, _)| l == le) {
+        for (bits, (_, n)) in &mut now {
+            if let Some((_, before)) = p.get(bits) {
                 *n -= before;
             }
         }
     }
-    now
+    let mut out: Vec<(f64, f64)> = now.into_values().collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
 }
 
 fn parse_bound(le: &str) -> Option<f64> {
@@ -193,6 +193,19 @@ mod tests {
             ));
         }
         Samples::parse(&text)
+    }
+
+    #[test]
+    fn a_page_with_a_hundred_thousand_bounds_is_summed_per_bound() {
+        let bounds: Vec<String> = (0..100_000)
+            .map(|i| format!("{}", i as f64 / 1e3))
+            .collect();
+        let lat: Vec<(&str, u64)> = bounds.iter().map(|b| (b.as_str(), 1)).collect();
+        let cur = page(0, 0, &lat);
+        let delta = latency_delta(Some(&page(0, 0, &lat[..10])), &cur);
+        assert_eq!(delta.len(), 100_000);
+        assert_eq!(delta[0], (0.0, 0.0), "the earlier count is taken off");
+        assert_eq!(delta[99_999].1, 1.0);
     }
 
     #[test]
