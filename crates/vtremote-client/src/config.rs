@@ -39,6 +39,8 @@ pub struct ClientConfig {
     /// The fingerprint a discovered member advertised in its TXT record: expected when
     /// neither a pin nor a first-use record says otherwise (docs/security.md).
     pub(crate) advertised_fingerprint: Option<vtremote_tls::Fingerprint>,
+    /// A pool member to leave out: the one a takeover replaces because it misbehaved.
+    pub(crate) avoid: Option<String>,
 }
 
 /// Encryption of the connection.
@@ -94,6 +96,7 @@ impl ClientConfig {
             failover_wait: DEFAULT_FAILOVER_WAIT,
             discovery_window: discovery_window(),
             advertised_fingerprint: None,
+            avoid: None,
         }
     }
 }

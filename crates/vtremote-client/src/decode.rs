@@ -170,6 +170,11 @@ impl DecodeSession {
         })
     }
 
+    /// The pool member this session runs on, as the pool names it.
+    pub(crate) fn member(&self) -> &str {
+        &self.pipe.host
+    }
+
     pub fn server_info(&self) -> &ServerInfo {
         &self.pipe.info
     }

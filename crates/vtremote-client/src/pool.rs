@@ -58,14 +58,27 @@ fn resolve(entry: &str) -> Vec<SocketAddr> {
 /// aimed at the least loaded member that answered and serves `codec`.
 pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig, ClientError> {
     let mut members = member_configs(config)?;
-    if members.len() == 1 {
+    let mut reasons = Vec::new();
+    if let Some(avoid) = &config.avoid {
+        let before = members.len();
+        members.retain(|m| m.host != *avoid);
+        if members.len() < before {
+            reasons.push(format!("{avoid}: left out, it failed this job"));
+        }
+        if members.is_empty() {
+            return Err(ClientError::NoHelper {
+                pool: config.host.clone(),
+                reasons: reasons.join("; "),
+            });
+        }
+    }
+    if members.len() == 1 && reasons.is_empty() {
         return Ok(members.remove(0));
     }
     for m in &mut members {
         m.timeout = config.timeout.min(PROBE_TIMEOUT);
     }
     let answers = ask_all(&members, codec);
-    let mut reasons = Vec::new();
     let mut best: Option<(f64, &str, &ServerInfo)> = None;
     for (member, answer) in &answers {
         match answer {
@@ -102,6 +115,12 @@ pub(crate) fn choose(config: &ClientConfig, codec: Codec) -> Result<ClientConfig
         .find(|m| m.host == member)
         .expect("the chosen member is one of the pool");
     Ok(chosen)
+}
+
+/// Whether `host` may name more than one helper: a list, `auto`, or a name with several
+/// addresses.
+pub(crate) fn has_others(host: &str) -> bool {
+    crate::discover::is_auto(host) || members(host).len() > 1
 }
 
 /// One configuration per member: `config` aimed at each helper `config.host` names, or at

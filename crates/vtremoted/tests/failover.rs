@@ -224,6 +224,79 @@ fn killing_the_serving_helper_mid_encode_loses_no_picture() {
 }
 
 #[test]
+fn a_hung_helper_is_left_out_and_another_member_takes_over() {
+    let helpers = vec![
+        spawn_daemon_binary(&["--no-tls"]),
+        spawn_daemon_binary(&["--no-tls"]),
+    ];
+    let addrs: Vec<_> = helpers.iter().map(|(_, a)| *a).collect();
+    let mut cfg = pool_config(&addrs, WireCompression::Zstd);
+    cfg.timeout = Duration::from_millis(1500);
+    let mut enc = RemoteEncoder::<i64>::open(&cfg, &h264_params(&[])).unwrap();
+    let extradata = enc.extradata_annexb().to_vec();
+    let mut stopped = None;
+    let (packets, inputs) = encode_all(&mut enc, |n, _, enc| {
+        if n == 20 && stopped.is_none() {
+            // SIGSTOP: the helper keeps its socket and its port but answers nothing, so
+            // only the timeout notices, and a probe would still reach its listen queue.
+            let serving = enc.server_info().unwrap().address.clone();
+            let (child, _) = helpers
+                .iter()
+                .find(|(_, a)| a.to_string() == serving)
+                .unwrap();
+            let pid = child.id().to_string();
+            assert!(std::process::Command::new("kill")
+                .args(["-STOP", &pid])
+                .status()
+                .unwrap()
+                .success());
+            stopped = Some((pid, serving));
+        }
+    })
+    .expect("the job survives a hung helper");
+    let (pid, hung) = stopped.unwrap();
+    assert_eq!(enc.takeovers(), 1);
+    assert_ne!(enc.server_info().unwrap().address, hung);
+    assert_whole_stream(&packets, &extradata, &inputs, "hung", Codec::H264);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    for (mut c, _) in helpers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+#[test]
+fn a_hung_helper_alone_fails_the_job_at_once_with_its_own_error() {
+    let mut helpers = vec![spawn_daemon_binary(&["--no-tls"])];
+    let mut cfg = pool_config(&[helpers[0].1], WireCompression::Zstd);
+    cfg.timeout = Duration::from_millis(1000);
+    let mut enc = RemoteEncoder::<i64>::open(&cfg, &h264_params(&[])).unwrap();
+    let pid = helpers[0].0.id().to_string();
+    let e = encode_all(&mut enc, |n, _, _| {
+        if n == 10 {
+            let stop = std::process::Command::new("kill")
+                .args(["-STOP", &pid])
+                .status();
+            assert!(stop.unwrap().success());
+        }
+    })
+    .expect_err("nobody else to ask");
+    assert!(
+        matches!(e, ClientError::Timeout { .. }),
+        "the helper's own error, not a failover: {e}"
+    );
+    assert_eq!(enc.takeovers(), 0);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    let (mut c, _) = helpers.remove(0);
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+#[test]
 fn the_same_helper_back_on_its_port_takes_over() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

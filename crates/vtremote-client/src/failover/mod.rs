@@ -23,21 +23,36 @@ pub(crate) const MAX_FRUITLESS_TAKEOVERS: u32 = 3;
 const FIRST_RETRY_WAIT: Duration = Duration::from_millis(100);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 
-/// Whether a running session's failure is the helper or the link going away (another
-/// helper can go on), as opposed to something about the job itself that would fail the
+/// How a running session lost its helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loss {
+    /// The helper or the link went away (closed, reset, shutting down): any helper may go
+    /// on, the same one too once it is back.
+    Gone,
+    /// The helper is still there but answers wrongly or not at all: only another one can
+    /// do better, and with no other the job fails at once instead of trying it again.
+    Misbehaving,
+}
+
+/// How `e` lost the helper, or `None` when it is about the job itself and would fail the
 /// same way anywhere.
-pub(crate) fn helper_lost(e: &ClientError) -> bool {
+pub(crate) fn loss(e: &ClientError) -> Option<Loss> {
     match e {
-        ClientError::Closed { .. }
-        | ClientError::Io { .. }
-        | ClientError::Timeout { .. }
-        | ClientError::Protocol { .. }
-        | ClientError::Unexpected { .. } => true,
+        ClientError::Closed { .. } | ClientError::Io { .. } => Some(Loss::Gone),
         // Our daemon says "daemon shutting down" with Internal; the original says Internal
         // when its encoder or decoder breaks: another helper may do better either way.
-        ClientError::Server { error, .. } => error.code == ErrorCode::Internal,
-        _ => false,
+        ClientError::Server { error, .. } if error.code == ErrorCode::Internal => Some(Loss::Gone),
+        ClientError::Timeout { .. }
+        | ClientError::Protocol { .. }
+        | ClientError::Unexpected { .. } => Some(Loss::Misbehaving),
+        _ => None,
     }
+}
+
+/// Whether a running session's failure is the helper or the link, as opposed to something
+/// about the job itself.
+pub(crate) fn helper_lost(e: &ClientError) -> bool {
+    loss(e).is_some()
 }
 
 /// Whether a failed connection attempt is worth repeating while the deadline allows: the

@@ -24,6 +24,9 @@ impl Connection for DecodeSession {
     fn server_info(&self) -> &ServerInfo {
         DecodeSession::server_info(self)
     }
+    fn member(&self) -> &str {
+        DecodeSession::member(self)
+    }
     fn warnings(&self) -> &[String] {
         DecodeSession::warnings(self)
     }

@@ -23,6 +23,9 @@ impl Connection for EncodeSession {
     fn server_info(&self) -> &ServerInfo {
         EncodeSession::server_info(self)
     }
+    fn member(&self) -> &str {
+        EncodeSession::member(self)
+    }
     fn warnings(&self) -> &[String] {
         EncodeSession::warnings(self)
     }

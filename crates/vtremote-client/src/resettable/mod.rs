@@ -42,6 +42,8 @@ pub(crate) trait Connection: Sized {
     const KIND: SessionKind;
     fn connect(config: &ClientConfig, params: &Self::Params) -> Result<Self, ClientError>;
     fn server_info(&self) -> &ServerInfo;
+    /// The pool member the connection runs on, as the pool names it.
+    fn member(&self) -> &str;
     fn warnings(&self) -> &[String];
     /// Parameter sets as Annex B (encoders; decoders have none).
     fn extradata(&self) -> &[u8] {
@@ -79,6 +81,9 @@ struct Resettable<S: Connection, C> {
     failed: Option<ClientError>,
     /// What the last takeover replaced, for errors found later in its stream.
     last_lost: String,
+    /// The loss that started the current run of fruitless takeovers: the cause worth
+    /// naming when they give up.
+    first_lost: String,
 }
 
 impl<S: Connection, C> Resettable<S, C> {
@@ -99,6 +104,7 @@ impl<S: Connection, C> Resettable<S, C> {
             fruitless: 0,
             failed: None,
             last_lost: String::new(),
+            first_lost: String::new(),
         };
         core.live()?;
         Ok(core)
@@ -134,6 +140,7 @@ impl<S: Connection, C> Resettable<S, C> {
         self.ledger.clear();
         self.fruitless = 0;
         self.failed = None;
+        self.first_lost.clear();
     }
 
     fn drop_live(&mut self) {
@@ -165,14 +172,31 @@ impl<S: Connection, C> Resettable<S, C> {
     /// takeover. Cookies stay: the inputs sent again come back with the same pts. The
     /// handshake the caller saw stays too (its extradata is in the container already).
     fn take_over(&mut self, lost: &ClientError, progressed: bool) -> Result<(), ClientError> {
+        let failed_member = self.live.as_ref().map(|s| s.member().to_string());
+        let misbehaving = failover::loss(lost) == Some(failover::Loss::Misbehaving);
+        if misbehaving && !crate::pool::has_others(&self.config.host) {
+            // Still there, answering wrongly or not at all, and nobody else to ask: trying
+            // it again would only repeat the failure, more slowly.
+            if progressed || self.first_lost.is_empty() {
+                return Err(clone_error(lost));
+            }
+            // It took over after an earlier loss and produced nothing: name both.
+            let first = self.first_lost.clone();
+            let outcome = format!("the helper that took over failed too: {lost}");
+            return Err(self.failover_error(&first, outcome));
+        }
+        if progressed || self.first_lost.is_empty() {
+            self.first_lost = lost.to_string();
+        }
         self.last_lost = lost.to_string();
         self.fruitless = if progressed { 0 } else { self.fruitless + 1 };
         if self.fruitless >= failover::MAX_FRUITLESS_TAKEOVERS {
             let outcome = format!(
-                "gave up after {} takeovers in a row that produced nothing",
+                "gave up after {} takeovers in a row that produced nothing (the last lost it: {lost})",
                 self.fruitless
             );
-            return Err(self.failover_error(lost, outcome));
+            let first = self.first_lost.clone();
+            return Err(self.failover_error(&first, outcome));
         }
         let failed_on = self
             .live
@@ -182,16 +206,24 @@ impl<S: Connection, C> Resettable<S, C> {
         self.drop_live();
         let wait = self.config.failover_wait;
         self.config.log.warn(format_args!(
-            "{}: lost the helper{} ({lost}); resuming on the least loaded helper that answers within {} ms",
+            "{}: lost the helper{} ({lost}); resuming on the least loaded {}helper that answers within {} ms",
             self.config.host,
             if failed_on.is_empty() { String::new() } else { format!(" at {failed_on}") },
+            if misbehaving { "other " } else { "" },
             wait.as_millis()
         ));
-        let (config, params) = (&self.config, &self.params);
-        let session = failover::reconnect(wait, || S::connect(config, params)).map_err(|last| {
-            let outcome = format!("no helper took over within {} ms: {last}", wait.as_millis());
-            self.failover_error(lost, outcome)
-        })?;
+        let mut config = self.config.clone();
+        if misbehaving {
+            config.avoid = failed_member;
+        }
+        let params = &self.params;
+        let session = match failover::reconnect(wait, || S::connect(&config, params)) {
+            Ok(s) => s,
+            Err(last) => {
+                let outcome = format!("no helper took over within {} ms: {last}", wait.as_millis());
+                return Err(self.failover_error(lost, outcome));
+            }
+        };
         self.config.log.info(format_args!(
             "{}: {} took over",
             self.config.host,
@@ -267,6 +299,9 @@ mod tests {
         }
         fn server_info(&self) -> &ServerInfo {
             &self.info
+        }
+        fn member(&self) -> &str {
+            "mac:5555"
         }
         fn warnings(&self) -> &[String] {
             &self.warnings
