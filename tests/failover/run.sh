@@ -129,4 +129,4 @@ wait "$job" || rc=$?
 [ "$rc" != 0 ] || fail "ffmpeg succeeded with no helper left"
 grep -q "$alone: lost the helper (.*) and no helper took over within 1000 ms: $alone: connection refused" "$T/alone-job.log" ||
   { tail -n 5 "$T/alone-job.log" >&2; fail "the error does not say what was lost and why nobody took over"; }
-pass "no helper left: exit $rc, $(grep -o 'lost the helper.*within 1000 ms' "$T/alone-job.log" | head -n1 | cut -c1-60)…"
+pass "no helper left: exit $rc, $(grep -o 'and no helper took over within 1000 ms: [^(]*' "$T/alone-job.log" | head -n1)"
