@@ -15,17 +15,7 @@ cd "$HERE/../.."
 . scripts/lib.sh
 FF="$BIN/ffmpeg"
 FP="$BIN/ffprobe"
-T="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  local p
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
-  for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok - $*"; }
+. tests/suite.sh
 check() { python3 "$HERE/check_stream.py" "$FP" "$@"; }
 # now (fractional seconds) comes from scripts/lib.sh: BSD date has no %N.
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
