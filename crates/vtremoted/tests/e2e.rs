@@ -251,15 +251,7 @@ fn busy_daemon_says_so_with_counts_and_recovers() {
     let d = start_daemon(None, 1);
     let cfg = client(d.addr, WireCompression::None);
     let g = FrameGeometry::new(128, 96, PixelFormat::Nv12).unwrap();
-    let params = EncoderParams {
-        codec: Codec::H264,
-        width: 128,
-        height: 96,
-        pix_fmt: PixelFormat::Nv12,
-        time_base: (1, 30),
-        framerate: (30, 1),
-        options: vec![],
-    };
+    let params = encoder_params(Codec::H264, g, &[]);
     let first = EncodeSession::connect(&cfg, &params).unwrap();
     let (mut s, m) = raw_hello(d.addr, "");
     let Message::HelloAck(ack) = m else {

@@ -16,15 +16,8 @@ use vtremote_client::{
 use vtremote_proto::FrameGeometry;
 
 fn params() -> EncoderParams {
-    EncoderParams {
-        codec: Codec::H264,
-        width: 64,
-        height: 64,
-        pix_fmt: PixelFormat::Nv12,
-        time_base: (1, 30),
-        framerate: (30, 1),
-        options: vec![],
-    }
+    let g = FrameGeometry::new(64, 64, PixelFormat::Nv12).unwrap();
+    encoder_params(Codec::H264, g, &[])
 }
 
 fn free_port() -> u16 {
